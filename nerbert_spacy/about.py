@@ -1,0 +1,2 @@
+__title__ = "nerbert-spacy"
+__version__ = "0.1.0"

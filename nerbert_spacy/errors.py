@@ -1,0 +1,54 @@
+"""One exception type for every expected failure (bad input, wrong path, ...).
+
+Library code raises :class:`NerbertError` with one clear sentence that names
+the file (and page title or line number where it applies) and what is wrong.
+The CLI turns it into a one-line message and a non-zero exit code, so users
+never see a bare traceback for a problem in their own input.
+"""
+from pathlib import Path
+from typing import Optional, Union
+
+
+class NerbertError(Exception):
+    """An expected, user-facing failure with a one-sentence explanation."""
+
+    def __init__(
+        self,
+        message: str,
+        path: Optional[Union[str, Path]] = None,
+        where: Optional[str] = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.where = where
+        prefix = ""
+        if self.path is not None:
+            prefix = f"{self.path}"
+            if where:
+                prefix += f" ({where})"
+            prefix += ": "
+        super().__init__(prefix + message)
+
+
+def require_file(path: Union[str, Path], what: str = "file") -> Path:
+    """Return ``path`` as a Path, or raise NerbertError if it is not a file.
+
+    path (str | Path): The path to check.
+    what (str): What the file is, for the message ("Wikipedia dump", ...).
+    RETURNS (Path): The path.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise NerbertError(f"{what} not found", p)
+    if not p.is_file():
+        raise NerbertError(f"{what} is not a file", p)
+    return p
+
+
+def require_dir(path: Union[str, Path], what: str = "directory") -> Path:
+    """Return ``path`` as a Path, or raise NerbertError if it is not a directory."""
+    p = Path(path)
+    if not p.exists():
+        raise NerbertError(f"{what} not found", p)
+    if not p.is_dir():
+        raise NerbertError(f"{what} is not a directory", p)
+    return p

@@ -1,0 +1,414 @@
+"""Shared pieces of the annotation-tool exporters and importers.
+
+Exporters turn ``Doc`` objects into character spans (``ExportSpan``) with an
+optional confidence; importers turn character spans back into ``Doc`` objects
+through :func:`build_doc`, which never drops a span silently: every span that
+could not be placed, had to be moved, or overlaps another is recorded in an
+:class:`ImportReport` with the file, the record number and what happened.
+"""
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+
+from ..errors import NerbertError
+
+#: Span group written by the BIO tagger, whose ``attrs["scores"]`` holds one
+#: confidence per span; exporters read scores from it.
+SCORES_KEY = "bio_tagger"
+#: Span group that importers fill with every span involved in an overlap.
+OVERLAPS_KEY = "import_overlaps"
+
+# Kinds of report entries.
+MISALIGNED = "misaligned"  # span edges are not token edges: skipped
+SNAPPED = "snapped"  # span edges moved outwards to token edges (snap=True)
+OVERLAP = "overlap"  # span overlaps another: kept in doc.spans[OVERLAPS_KEY], not in doc.ents
+INVALID = "invalid"  # offsets out of range, empty, or malformed span
+TEXT_MISMATCH = "text_mismatch"  # the span's own text differs from the document text: skipped
+UTF16 = "utf16_offsets"  # offsets were UTF-16 code units; converted to code points
+TRIMMED = "trimmed"  # leading/trailing whitespace removed from the span
+DUPLICATE = "duplicate"  # the same span and label twice in one record: kept once
+DISCONTINUOUS = "discontinuous"  # BRAT fragments: merged (whitespace gaps) or skipped
+REJECTED = "rejected"  # Prodigy answer "reject": record skipped
+IGNORED = "ignored"  # Prodigy answer "ignore": record skipped
+CANCELLED = "cancelled"  # Label Studio annotation cancelled (was_cancelled)
+NO_ANNOTATION = "no_annotation"  # no usable annotation in the record
+FROM_PREDICTIONS = "from_predictions"  # Label Studio predictions taken as annotation
+TOKENS_MISMATCH = "tokens_mismatch"  # given tokens do not reproduce the text: retokenised
+IOB_REPAIRED = "iob_repaired"  # CoNLL I- tag without a B-: read as the start of a span
+UNSUPPORTED = "unsupported"  # record part not representable here (relations, ...)
+NON_ENTS = "not_in_ents"  # CoNLL export: overlapping span left out of the BIO tags
+
+
+@dataclass
+class Issue:
+    """One thing that happened to one record of an imported file."""
+
+    file: str
+    record: int
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file} (record {self.record}): {self.kind}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    """What an importer read and everything it had to change or leave out.
+
+    records (int): Records (lines, tasks, files, blank-line blocks) read.
+    docs (int): Docs produced.
+    spans (int): Spans placed on the docs (doc.ents plus overlap-only spans).
+    issues (List[Issue]): One entry per span or record that was not taken as is.
+    """
+
+    records: int = 0
+    docs: int = 0
+    spans: int = 0
+    issues: List[Issue] = field(default_factory=list)
+
+    def add(self, file: Union[str, Path], record: int, kind: str, message: str) -> None:
+        self.issues.append(Issue(str(file), record, kind, message))
+
+    @property
+    def counts(self) -> Dict[str, int]:
+        return dict(sorted(Counter(i.kind for i in self.issues).items()))
+
+    def merge(self, other: "ImportReport") -> "ImportReport":
+        self.records += other.records
+        self.docs += other.docs
+        self.spans += other.spans
+        self.issues.extend(other.issues)
+        return self
+
+    def summary(self) -> str:
+        """One line: records, docs, spans and the count of each issue kind."""
+        line = f"{self.records} records -> {self.docs} docs, {self.spans} spans"
+        if self.issues:
+            line += "; " + ", ".join(f"{k}: {v}" for k, v in self.counts.items())
+        else:
+            line += "; no issues"
+        return line
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "records": self.records,
+            "docs": self.docs,
+            "spans": self.spans,
+            "counts": self.counts,
+            "issues": [vars(i) for i in self.issues],
+        }
+
+
+@dataclass
+class ExportSpan:
+    """A span as the exporters see it: character and token offsets, label, score."""
+
+    start: int
+    end: int
+    token_start: int
+    token_end: int  # exclusive
+    label: str
+    text: str
+    score: Optional[float] = None
+    kb_id: str = ""
+
+
+@dataclass
+class CharSpan:
+    """A span as an importer read it, before it is placed on a Doc."""
+
+    start: int
+    end: int
+    label: str
+    text: Optional[str] = None  # the tool's copy of the span text, checked if given
+    kb_id: str = ""
+    token_start: Optional[int] = None  # Prodigy: inclusive token indices
+    token_end: Optional[int] = None
+
+
+# --------------------------------------------------------------------------- export side
+
+
+def _score_lookup(doc: Doc, key: str) -> Dict[Tuple[int, int, str], float]:
+    if key not in doc.spans:
+        return {}
+    group = doc.spans[key]
+    scores = group.attrs.get("scores")
+    if scores is None or len(scores) != len(group):
+        return {}
+    return {(s.start, s.end, s.label_): float(sc) for s, sc in zip(group, scores)}
+
+
+def export_spans(doc: Doc, spans_key: Optional[str] = None, scores_key: str = SCORES_KEY) -> List[ExportSpan]:
+    """The spans of ``doc`` to export, sorted by position, with confidences.
+
+    doc (Doc): The document.
+    spans_key (Optional[str]): Export ``doc.spans[spans_key]`` (may overlap);
+        None exports ``doc.ents``. A missing group exports nothing.
+    scores_key (str): Span group whose ``attrs["scores"]`` gives confidences
+        (matched by token offsets and label); the exported group's own scores win.
+    RETURNS (List[ExportSpan]): The spans.
+    """
+    if spans_key is None:
+        spans: Sequence[Span] = list(doc.ents)
+        own: Dict[Tuple[int, int, str], float] = {}
+    else:
+        spans = list(doc.spans[spans_key]) if spans_key in doc.spans else []
+        own = _score_lookup(doc, spans_key)
+    other = _score_lookup(doc, scores_key)
+    out = []
+    for s in spans:
+        k = (s.start, s.end, s.label_)
+        score = own.get(k, other.get(k))
+        out.append(
+            ExportSpan(
+                start=s.start_char,
+                end=s.end_char,
+                token_start=s.start,
+                token_end=s.end,
+                label=s.label_,
+                text=s.text,
+                score=score,
+                kb_id=s.kb_id_,
+            )
+        )
+    out.sort(key=lambda e: (e.start, -e.end, e.label))
+    return out
+
+
+def json_safe_user_data(doc: Doc) -> Dict[str, Any]:
+    """The string-keyed, JSON-serialisable part of ``doc.user_data`` (for ``meta``)."""
+    meta: Dict[str, Any] = {}
+    for k, v in doc.user_data.items():
+        if not isinstance(k, str):
+            continue
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
+        meta[k] = v
+    return meta
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# --------------------------------------------------------------------------- import side
+
+
+def get_nlp(nlp_or_vocab: Union[Language, Vocab, str, None], lang: str = "en") -> Language:
+    """A Language whose tokenizer the importers use.
+
+    nlp_or_vocab (Language | Vocab | str | None): A pipeline (its tokenizer is
+        used), a Vocab (a blank pipeline of its language shares it), a language
+        code, or None (blank ``lang``).
+    RETURNS (Language): The pipeline.
+    """
+    import spacy
+
+    if isinstance(nlp_or_vocab, Language):
+        return nlp_or_vocab
+    if isinstance(nlp_or_vocab, Vocab):
+        return spacy.blank(nlp_or_vocab.lang or lang, vocab=nlp_or_vocab)
+    return spacy.blank(nlp_or_vocab or lang)
+
+
+def iter_jsonl(path: Union[str, Path]) -> Iterator[Tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSONL file.
+
+    Raises NerbertError naming the file and line for a line that is not JSON.
+    """
+    path = Path(path)
+    with path.open("r", encoding="utf8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise NerbertError(f"invalid JSON ({err.msg} at column {err.colno})", path, f"line {n}") from None
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    """Read a JSON file; a syntax error becomes NerbertError with file and line."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf8"))
+    except json.JSONDecodeError as err:
+        raise NerbertError(f"invalid JSON ({err.msg} at column {err.colno})", path, f"line {err.lineno}") from None
+
+
+def utf16_to_codepoints(text: str, start: int, end: int) -> Optional[Tuple[int, int]]:
+    """Convert UTF-16 code-unit offsets (JavaScript string indices) to code points."""
+    mapping = {}
+    units = 0
+    for i, ch in enumerate(text):
+        mapping[units] = i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    mapping[units] = len(text)
+    if start in mapping and end in mapping:
+        return mapping[start], mapping[end]
+    return None
+
+
+def _fmt(span: Span) -> str:
+    return f"{span.text!r} [{span.start_char}:{span.end_char}] {span.label_}"
+
+
+def build_doc(
+    nlp: Language,
+    text: str,
+    spans: Iterable[CharSpan],
+    *,
+    file: Union[str, Path],
+    record: int,
+    report: ImportReport,
+    snap: bool = False,
+    words: Optional[List[str]] = None,
+    spaces: Optional[List[bool]] = None,
+    spans_key: Optional[str] = None,
+    user_data: Optional[Dict[str, Any]] = None,
+) -> Doc:
+    """Make a Doc of ``text`` and place character spans on its tokens.
+
+    Every span lands in ``doc.ents`` unless it overlaps another: overlapping
+    spans all go to ``doc.spans["import_overlaps"]`` and ``doc.ents`` takes a
+    non-overlapping choice (longest first, then earliest). Misaligned spans
+    are skipped, or snapped outwards to token edges when ``snap`` is True.
+    Everything not taken as is becomes an entry of ``report``.
+
+    nlp (Language): Its tokenizer makes the Doc (unless ``words`` are given).
+    text (str): The document text.
+    spans (Iterable[CharSpan]): Character spans (code-point offsets into ``text``).
+    file (str | Path): For the report.
+    record (int): Record number (1-based line, task index, ...) for the report.
+    report (ImportReport): Collects issues and counts.
+    snap (bool): Expand misaligned spans to token edges instead of skipping them.
+    words (Optional[List[str]]): Tokens to use (e.g. Prodigy's); checked against ``text``.
+    spaces (Optional[List[bool]]): Whitespace after each of ``words``.
+    spans_key (Optional[str]): Also store all placed spans in ``doc.spans[spans_key]``.
+    user_data (Optional[Dict]): Copied into ``doc.user_data``.
+    RETURNS (Doc): The document.
+    """
+    doc: Optional[Doc] = None
+    if words is not None:
+        candidate = Doc(nlp.vocab, words=words, spaces=spaces)
+        if candidate.text == text:
+            doc = candidate
+        else:
+            report.add(file, record, TOKENS_MISMATCH, "the tokens do not reproduce the text; retokenised it")
+    if doc is None:
+        doc = nlp.make_doc(text)
+    placed: List[Span] = []
+    seen = set()
+    for cs in spans:
+        start, end, label = cs.start, cs.end, cs.label
+        if not label:
+            report.add(file, record, INVALID, f"span [{start}:{end}] has no label; skipped")
+            continue
+        if not (isinstance(start, int) and isinstance(end, int)) or not (0 <= start < end <= len(text)):
+            report.add(
+                file, record, INVALID, f"span [{start}:{end}] {label} is outside the text (length {len(text)}); skipped"
+            )
+            continue
+        if cs.text is not None and text[start:end] != cs.text:
+            conv = utf16_to_codepoints(text, start, end)
+            if conv is not None and text[conv[0] : conv[1]] == cs.text:
+                report.add(
+                    file,
+                    record,
+                    UTF16,
+                    f"span [{start}:{end}] {label} used UTF-16 offsets; read as [{conv[0]}:{conv[1]}]",
+                )
+                start, end = conv
+            else:
+                report.add(
+                    file,
+                    record,
+                    TEXT_MISMATCH,
+                    f"span [{start}:{end}] {label} says {cs.text!r} but the text there is "
+                    f"{text[start:end]!r}; skipped",
+                )
+                continue
+        s2, e2 = start, end
+        while s2 < e2 and text[s2].isspace():
+            s2 += 1
+        while e2 > s2 and text[e2 - 1].isspace():
+            e2 -= 1
+        if s2 == e2:
+            report.add(file, record, INVALID, f"span [{start}:{end}] {label} covers only whitespace; skipped")
+            continue
+        if (s2, e2) != (start, end):
+            report.add(
+                file, record, TRIMMED, f"span [{start}:{end}] {label}: whitespace trimmed to [{s2}:{e2}]"
+            )
+            start, end = s2, e2
+        span = doc.char_span(start, end, label=label, kb_id=cs.kb_id or 0)
+        if span is None:
+            if snap:
+                span = doc.char_span(start, end, label=label, kb_id=cs.kb_id or 0, alignment_mode="expand")
+                if span is not None:
+                    report.add(
+                        file,
+                        record,
+                        SNAPPED,
+                        f"span {text[start:end]!r} [{start}:{end}] {label} is not on token edges; "
+                        f"expanded to {_fmt(span)}",
+                    )
+            if span is None:
+                report.add(
+                    file,
+                    record,
+                    MISALIGNED,
+                    f"span {text[start:end]!r} [{start}:{end}] {label} is not on token edges; skipped "
+                    "(use snap to expand it)",
+                )
+                continue
+        key = (span.start, span.end, span.label_)
+        if key in seen:
+            report.add(file, record, DUPLICATE, f"span {_fmt(span)} appears twice; kept once")
+            continue
+        seen.add(key)
+        placed.append(span)
+    chosen = filter_spans(placed)
+    chosen_keys = {(s.start, s.end, s.label_) for s in chosen}
+    overlapping = []
+    for s in placed:
+        if any(o is not s and o.start < s.end and s.start < o.end for o in placed):
+            overlapping.append(s)
+            if (s.start, s.end, s.label_) not in chosen_keys:
+                winner = next(c for c in chosen if c.start < s.end and s.start < c.end)
+                report.add(
+                    file,
+                    record,
+                    OVERLAP,
+                    f"span {_fmt(s)} overlaps {_fmt(winner)}; kept in doc.spans[{OVERLAPS_KEY!r}], "
+                    "not in doc.ents",
+                )
+    doc.set_ents(chosen, default="outside")
+    if overlapping:
+        doc.spans[OVERLAPS_KEY] = sorted(overlapping, key=lambda s: (s.start, s.end, s.label_))
+    if spans_key:
+        doc.spans[spans_key] = sorted(placed, key=lambda s: (s.start, s.end, s.label_))
+    if user_data:
+        doc.user_data.update(user_data)
+    report.docs += 1
+    report.spans += len(placed)
+    return doc
+
+
+def all_spans(doc: Doc) -> List[Tuple[int, int, str]]:
+    """Character offsets and labels of ``doc.ents`` plus overlap-only spans (for tests, checks)."""
+    out = {(e.start_char, e.end_char, e.label_) for e in doc.ents}
+    if OVERLAPS_KEY in doc.spans:
+        out.update((s.start_char, s.end_char, s.label_) for s in doc.spans[OVERLAPS_KEY])
+    return sorted(out)

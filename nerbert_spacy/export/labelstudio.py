@@ -1,0 +1,221 @@
+"""Label Studio: tasks JSON with pre-annotations, the labelling config, and the export.
+
+``write`` produces a JSON list of tasks (``data.text`` plus ``data.meta``) whose
+``predictions`` hold one ``result`` item per span
+(``{"from_name": "label", "to_name": "text", "type": "labels", "value":
+{"start", "end", "text", "labels": [..]}}``, with its ``score``) and an overall
+prediction score (the mean), and beside it the matching labelling config
+(``<View><Labels name="label" toName="text">...</Labels><Text name="text"
+value="$text"/></View>``). ``read`` takes Label Studio's JSON export (tasks with
+``annotations[].result``): the latest annotation that was not cancelled wins;
+tasks without one fall back to ``predictions`` only if asked.
+"""
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from xml.sax.saxutils import quoteattr
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+from ..errors import NerbertError, require_file
+from ..util import write_json_atomic, write_text_atomic
+from .base import (
+    CANCELLED,
+    FROM_PREDICTIONS,
+    INVALID,
+    NO_ANNOTATION,
+    UNSUPPORTED,
+    CharSpan,
+    ImportReport,
+    build_doc,
+    export_spans,
+    get_nlp,
+    json_safe_user_data,
+    read_json,
+)
+
+NAME = "labelstudio"
+SUFFIX = ".json"
+FROM_NAME = "label"
+TO_NAME = "text"
+MULTIPLE = "multiple_annotations"  # report kind: several live annotations, the latest was used
+
+
+def labelling_config(labels: Iterable[str], from_name: str = FROM_NAME, to_name: str = TO_NAME) -> str:
+    """The Label Studio labelling config (XML) for NER over ``labels``."""
+    lines = ["<View>", f"  <Labels name={quoteattr(from_name)} toName={quoteattr(to_name)}>"]
+    for label in sorted(set(labels)):
+        lines.append(f"    <Label value={quoteattr(label)}/>")
+    lines.append("  </Labels>")
+    lines.append(f"  <Text name={quoteattr(to_name)} value=\"${to_name}\"/>")
+    lines.append("</View>")
+    return "\n".join(lines) + "\n"
+
+
+def config_path_for(path: Union[str, Path]) -> Path:
+    """Where ``write`` puts the labelling config: ``<stem>.config.xml`` beside the tasks."""
+    path = Path(path)
+    return path.with_name(path.stem + ".config.xml")
+
+
+def doc_to_task(doc: Doc, spans_key=None, index: int = 0, model_version: str = "nerbert") -> Dict[str, Any]:
+    result = []
+    scores = []
+    for j, s in enumerate(export_spans(doc, spans_key)):
+        item: Dict[str, Any] = {
+            "id": f"d{index}s{j}",
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "type": "labels",
+            "value": {"start": s.start, "end": s.end, "text": s.text, "labels": [s.label]},
+        }
+        if s.score is not None:
+            item["score"] = round(s.score, 6)
+            scores.append(s.score)
+        if s.kb_id:
+            item["meta"] = {"kb_id": s.kb_id}
+        result.append(item)
+    data: Dict[str, Any] = {"text": doc.text}
+    meta = json_safe_user_data(doc)
+    if meta:
+        data["meta"] = meta
+    prediction: Dict[str, Any] = {"model_version": model_version, "result": result}
+    if scores:
+        prediction["score"] = round(sum(scores) / len(scores), 6)
+    return {"id": index + 1, "data": data, "predictions": [prediction]}
+
+
+def write(
+    docs: Iterable[Doc],
+    path: Union[str, Path],
+    *,
+    spans_key=None,
+    model_version: str = "nerbert",
+    labels: Optional[Iterable[str]] = None,
+    config_path: Optional[Union[str, Path]] = None,
+) -> Dict[str, int]:
+    """Write Label Studio tasks with predictions, and the labelling config.
+
+    docs (Iterable[Doc]): The documents.
+    path (str | Path): Output ``.json`` file (a JSON list of tasks).
+    spans_key (Optional[str]): Export ``doc.spans[spans_key]`` instead of ``doc.ents``.
+    model_version (str): ``model_version`` of the predictions.
+    labels (Optional[Iterable[str]]): Labels for the config (default: those exported).
+    config_path (Optional[str | Path]): Where to write the config XML
+        (default ``<stem>.config.xml`` beside ``path``).
+    RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
+    """
+    tasks = [doc_to_task(doc, spans_key, i, model_version) for i, doc in enumerate(docs)]
+    seen = set(labels or [])
+    n_spans = 0
+    for t in tasks:
+        for r in t["predictions"][0]["result"]:
+            seen.update(r["value"]["labels"])
+            n_spans += 1
+    write_json_atomic(path, tasks)
+    write_text_atomic(config_path or config_path_for(path), labelling_config(seen))
+    return {"docs": len(tasks), "spans": n_spans}
+
+
+def _when(ann: Dict[str, Any]) -> Tuple[str, int]:
+    return (str(ann.get("updated_at") or ann.get("created_at") or ""), int(ann.get("id") or 0))
+
+
+def _result_spans(result: Any, path: Path, record: int, report: ImportReport) -> List[CharSpan]:
+    out = []
+    if not isinstance(result, list):
+        report.add(path, record, INVALID, "'result' is not a list; nothing taken")
+        return out
+    for j, item in enumerate(result):
+        if not isinstance(item, dict):
+            report.add(path, record, INVALID, f"result item {j} is not an object; skipped")
+            continue
+        value = item.get("value") or {}
+        labels = value.get("labels") or value.get("hypertextlabels")
+        if item.get("type") not in ("labels", "hypertextlabels", None) or not labels:
+            report.add(path, record, UNSUPPORTED, f"result item {j} of type {item.get('type')!r} is not a span label; skipped")
+            continue
+        if "start" not in value or "end" not in value:
+            report.add(path, record, INVALID, f"result item {j} has no start/end offsets; skipped")
+            continue
+        if len(labels) > 1:
+            report.add(
+                path, record, INVALID, f"result item {j} has several labels {labels}; kept the first ({labels[0]})"
+            )
+        kb = (item.get("meta") or {}).get("kb_id", "") if isinstance(item.get("meta"), dict) else ""
+        out.append(CharSpan(value["start"], value["end"], labels[0], text=value.get("text"), kb_id=kb))
+    return out
+
+
+def read(
+    path: Union[str, Path],
+    nlp_or_vocab: Union[Language, Vocab, str, None] = None,
+    *,
+    snap: bool = False,
+    spans_key=None,
+    use_predictions: bool = False,
+    text_key: str = "text",
+) -> Tuple[List[Doc], ImportReport]:
+    """Read a Label Studio JSON export (or tasks file) into Docs.
+
+    path (str | Path): The JSON file (a list of tasks, or one task).
+    nlp_or_vocab (Language | Vocab | str | None): Tokenizer source.
+    snap (bool): Expand spans that are not on token edges instead of skipping them.
+    spans_key (Optional[str]): Also keep all spans in ``doc.spans[spans_key]``.
+    use_predictions (bool): Take a task's first prediction when it has no
+        usable annotation (reported); otherwise such tasks give docs without entities.
+    text_key (str): The key of the text in ``data``.
+    RETURNS (Tuple[List[Doc], ImportReport]): The docs and what happened.
+    """
+    path = require_file(path, "Label Studio JSON file")
+    data = read_json(path)
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise NerbertError("a Label Studio export must be a JSON list of tasks", path)
+    nlp = get_nlp(nlp_or_vocab)
+    report = ImportReport()
+    docs = []
+    for i, task in enumerate(data, start=1):
+        report.records += 1
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise NerbertError("a task must be an object with 'data'", path, f"task {i}")
+        text = task["data"].get(text_key)
+        if not isinstance(text, str):
+            raise NerbertError(f"task has no string data.{text_key}", path, f"task {i}")
+        anns = [a for a in task.get("annotations") or task.get("completions") or [] if isinstance(a, dict)]
+        live = []
+        for a in anns:
+            if a.get("was_cancelled"):
+                report.add(path, i, CANCELLED, f"annotation {a.get('id')} was cancelled; not used")
+            else:
+                live.append(a)
+        result = None
+        if live:
+            latest = max(live, key=_when)
+            if len(live) > 1:
+                report.add(path, i, MULTIPLE, f"{len(live)} annotations; used the latest (id {latest.get('id')})")
+            result = latest.get("result", [])
+        elif use_predictions and task.get("predictions"):
+            pred = task["predictions"][0]
+            result = pred.get("result", []) if isinstance(pred, dict) else []
+            report.add(path, i, FROM_PREDICTIONS, "no annotation; took the first prediction")
+        else:
+            report.add(path, i, NO_ANNOTATION, "no usable annotation; doc has no entities")
+            result = []
+        meta = task["data"].get("meta") if isinstance(task["data"].get("meta"), dict) else {}
+        docs.append(
+            build_doc(
+                nlp,
+                text,
+                _result_spans(result, path, i, report),
+                file=path,
+                record=i,
+                report=report,
+                snap=snap,
+                spans_key=spans_key,
+                user_data=meta,
+            )
+        )
+    return docs, report

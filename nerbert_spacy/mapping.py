@@ -1,0 +1,670 @@
+"""Map a target schema's labels onto the label set of a pretrained NER-BERT
+pipeline (the paper's 315 DBpedia types, or the 212 / 4 compressions).
+
+The mapping reuses what the pretrained head already knows: a target label
+``politician`` is the pretrained type ``politician`` (exact match after
+normalisation), a target label ``person`` also collects ``scientist``,
+``writer``, ... (ontology descendants no more specific target label claims),
+a target label that is an ontology class with no pretrained counterpart falls
+back to its nearest pretrained ancestor, and a hand-edited override file has
+the last word. Each pretrained label maps to at most one target label.
+
+The result is a :class:`LabelMapping`: saved as readable JSON the user can
+correct, turned into ``{target: [pretrained, ...]}`` for head transfer and
+into ``{pretrained: target}`` for zero-shot collapsing
+(:mod:`nerbert_spacy.pipeline.label_mapper`).
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import srsly
+
+from .errors import NerbertError, require_file
+from .util import write_json_atomic
+
+EXACT = "exact"
+DESCENDANT = "descendant"
+ANCESTOR = "ancestor"
+OVERRIDE = "override"
+RULES = (EXACT, DESCENDANT, ANCESTOR, OVERRIDE)
+MAPPING_FORMAT_VERSION = 1
+
+# Spelling variants and abbreviations of one and the same label, by normalised
+# key (see `label_key`). Only synonyms go here; judgement calls (is a
+# "researcher" a "scientist"?) belong in an override file.
+NAME_ALIASES: Dict[str, str] = {
+    "organization": "organisation",
+    "org": "organisation",
+    "miscellaneous": "misc",
+    "msc": "misc",
+    "per": "person",
+    "pers": "person",
+    "loc": "location",
+    "programlang": "programminglanguage",
+    "programminglang": "programminglanguage",
+    "geneorgeneproduct": "gene",
+    "geneandgeneproduct": "gene",
+    "astronomicalobject": "celestialbody",
+    "politicalorganisation": "politicalparty",
+    "musician": "musicalartist",
+    "musicalgroup": "band",
+    "researchinstitute": "educationalinstitution",
+}
+
+# Labels that name a concept with a differently named ontology class (used to
+# find descendants / ancestors, never for an exact match). The paper's label
+# "location" is no class of the DBpedia Ontology (dbo:Location is only used in
+# instance data); its members are dbo:Place's subclasses.
+CLASS_ALIASES: Dict[str, str] = {
+    "location": "place",
+}
+
+
+def label_key(name: str) -> str:
+    """Normalise a label name for matching: lower-case, no spaces, underscores
+    or hyphens (the paper's spelling: "Political party" -> "politicalparty").
+
+    name (str): A label or class name.
+    RETURNS (str): The key.
+    """
+    return "".join(ch for ch in str(name).lower() if ch not in " _-\t.'/")
+
+
+def canonical_key(name: str) -> str:
+    """`label_key` with spelling aliases resolved ("organization" -> "organisation").
+
+    name (str): A label name.
+    RETURNS (str): The canonical key.
+    """
+    key = label_key(name)
+    return NAME_ALIASES.get(key, key)
+
+
+@dataclass
+class LabelMapping:
+    """Which pretrained labels each target label collects, and why.
+
+    targets (List[str]): The target labels, in schema order.
+    pretrained (List[str]): The pretrained labels, in their order.
+    pairs (Dict[str, Dict[str, str]]): target -> {pretrained label: rule}.
+    classes (Dict[str, Optional[str]]): target -> the ontology class it was matched through.
+    notes (List[str]): Remarks worth a look (ties, override labels that do not exist, ...).
+    """
+
+    targets: List[str]
+    pretrained: List[str]
+    pairs: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    classes: Dict[str, Optional[str]] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for t in self.targets:
+            self.pairs.setdefault(t, {})
+
+    # --- views -------------------------------------------------------------
+    @property
+    def unmapped_target(self) -> List[str]:
+        """Target labels that collect no pretrained label."""
+        return [t for t in self.targets if not self.pairs.get(t)]
+
+    @property
+    def unmapped_pretrained(self) -> List[str]:
+        """Pretrained labels that no target label collects."""
+        used = self.to_collapse_map()
+        return [p for p in self.pretrained if p not in used]
+
+    def target_of(self, pretrained: str) -> Optional[str]:
+        """The target label a pretrained label maps to, or None."""
+        for t, ps in self.pairs.items():
+            if pretrained in ps:
+                return t
+        return None
+
+    def to_head_mapping(self) -> Dict[str, List[str]]:
+        """``{target: [pretrained, ...]}`` (every target, [] where nothing maps),
+        the input of head transfer.
+
+        RETURNS (Dict[str, List[str]]): The mapping.
+        """
+        return {t: list(self.pairs.get(t, {})) for t in self.targets}
+
+    def to_collapse_map(self) -> Dict[str, str]:
+        """``{pretrained: target}`` for the mapped pretrained labels (zero-shot).
+
+        RETURNS (Dict[str, str]): The mapping.
+        """
+        out: Dict[str, str] = {}
+        for t in self.targets:
+            for p in self.pairs.get(t, {}):
+                out[p] = t
+        return out
+
+    def rows(self) -> List[Tuple[str, str, str]]:
+        """(target, pretrained, rule) rows in schema order, for display."""
+        return [(t, p, r) for t in self.targets for p, r in self.pairs.get(t, {}).items()]
+
+    def counts(self) -> Dict[str, int]:
+        """How many pairs each rule produced, plus the unmapped counts."""
+        out = {r: 0 for r in RULES}
+        for _, _, r in self.rows():
+            out[r] = out.get(r, 0) + 1
+        out["unmapped_target"] = len(self.unmapped_target)
+        out["unmapped_pretrained"] = len(self.unmapped_pretrained)
+        return out
+
+    # --- serialisation -----------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """The readable JSON form (see module docs); round-trips through `from_dict`."""
+        target: Dict[str, Any] = {}
+        for t in self.targets:
+            ps = self.pairs.get(t, {})
+            target[t] = {
+                "class": self.classes.get(t),
+                "pretrained": list(ps),
+                "rule": dict(ps),
+            }
+        return {
+            "version": MAPPING_FORMAT_VERSION,
+            "target": target,
+            "unmapped_target": self.unmapped_target,
+            "unmapped_pretrained": self.unmapped_pretrained,
+            "pretrained_labels": list(self.pretrained),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: Optional[Union[str, Path]] = None) -> "LabelMapping":
+        """Read the JSON form back. Also accepts the plain head-mapping form
+        ``{target: [pretrained, ...]}``. A pretrained label added by hand to a
+        target's ``pretrained`` list without a rule gets the rule "override".
+
+        data (Mapping): The parsed JSON.
+        where (str | Path): The file it came from, for error messages.
+        RETURNS (LabelMapping): The mapping.
+        """
+        if not isinstance(data, Mapping):
+            raise NerbertError("a label mapping must be a JSON object", where)
+        if "target" not in data:
+            return cls.from_head_mapping(data, where=where)
+        raw_targets = data["target"]
+        if not isinstance(raw_targets, Mapping):
+            raise NerbertError("'target' must be an object of target label -> entry", where)
+        pairs: Dict[str, Dict[str, str]] = {}
+        classes: Dict[str, Optional[str]] = {}
+        seen: Dict[str, str] = {}
+        for t, entry in raw_targets.items():
+            if isinstance(entry, (list, tuple)):
+                entry = {"pretrained": list(entry)}
+            if not isinstance(entry, Mapping):
+                raise NerbertError(f"entry of target label '{t}' must be an object or a list", where)
+            plist = entry.get("pretrained", [])
+            rules = entry.get("rule", {}) or {}
+            if isinstance(rules, str):
+                rules = {p: rules for p in plist}
+            if not isinstance(plist, (list, tuple)) or not all(isinstance(p, str) for p in plist):
+                raise NerbertError(f"'pretrained' of target label '{t}' must be a list of label names", where)
+            pairs[t] = {}
+            for p in plist:
+                if p in seen and seen[p] != t:
+                    raise NerbertError(
+                        f"pretrained label '{p}' is mapped to both '{seen[p]}' and '{t}'; "
+                        "each pretrained label may map to one target label only",
+                        where,
+                    )
+                seen[p] = t
+                rule = rules.get(p, OVERRIDE)
+                if rule not in RULES:
+                    raise NerbertError(f"unknown rule '{rule}' for '{t}' <- '{p}' (valid: {', '.join(RULES)})", where)
+                pairs[t][p] = rule
+            classes[t] = entry.get("class")
+        pretrained = list(data.get("pretrained_labels") or [])
+        extra = list(data.get("unmapped_pretrained") or [])
+        for p in [*seen, *extra]:
+            if p not in pretrained:
+                pretrained.append(p)
+        return cls(
+            targets=list(raw_targets),
+            pretrained=pretrained,
+            pairs=pairs,
+            classes=classes,
+            notes=list(data.get("notes") or []),
+        )
+
+    @classmethod
+    def from_head_mapping(
+        cls, data: Mapping[str, Any], where: Optional[Union[str, Path]] = None, rule: str = OVERRIDE
+    ) -> "LabelMapping":
+        """Build from ``{target: [pretrained, ...]}``.
+
+        data (Mapping[str, List[str]]): The head mapping.
+        where (str | Path): Source, for error messages.
+        rule (str): The rule to record for every pair.
+        RETURNS (LabelMapping): The mapping.
+        """
+        pairs: Dict[str, Dict[str, str]] = {}
+        seen: Dict[str, str] = {}
+        for t, plist in data.items():
+            if isinstance(plist, str):
+                plist = [plist]
+            if not isinstance(plist, (list, tuple)) or not all(isinstance(p, str) for p in plist):
+                raise NerbertError(f"value of target label '{t}' must be a list of pretrained label names", where)
+            pairs[str(t)] = {}
+            for p in plist:
+                if p in seen and seen[p] != t:
+                    raise NerbertError(
+                        f"pretrained label '{p}' is mapped to both '{seen[p]}' and '{t}'; "
+                        "each pretrained label may map to one target label only",
+                        where,
+                    )
+                seen[p] = str(t)
+                pairs[str(t)][p] = rule
+        return cls(targets=list(pairs), pretrained=list(seen), pairs=pairs)
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Write the readable JSON form atomically.
+
+        path (str | Path): Output file (.json).
+        """
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "LabelMapping":
+        """Read a mapping written by `save` (or hand-written, JSON or YAML).
+
+        path (str | Path): The file.
+        RETURNS (LabelMapping): The mapping.
+        """
+        return cls.from_dict(_read_structured(path, "label mapping"), where=path)
+
+
+def load_head_mapping(source: Union[str, Path, Mapping[str, Any], LabelMapping]) -> Dict[str, List[str]]:
+    """``{target: [pretrained, ...]}`` from a mapping file (the full format of
+    `LabelMapping.save` or the plain head-mapping form), a dict or a LabelMapping.
+
+    source (str | Path | dict | LabelMapping): Where the mapping is.
+    RETURNS (Dict[str, List[str]]): The head mapping.
+    """
+    return as_label_mapping(source).to_head_mapping()
+
+
+def as_label_mapping(source: Union[str, Path, Mapping[str, Any], LabelMapping]) -> LabelMapping:
+    """Coerce a path, dict or LabelMapping into a LabelMapping."""
+    if isinstance(source, LabelMapping):
+        return source
+    if isinstance(source, Mapping):
+        return LabelMapping.from_dict(source)
+    return LabelMapping.load(source)
+
+
+def _read_structured(path: Union[str, Path], what: str) -> Any:
+    p = require_file(path, what)
+    try:
+        if p.suffix.lower() in (".yml", ".yaml"):
+            return srsly.read_yaml(p)
+        return srsly.read_json(p)
+    except ValueError as err:
+        raise NerbertError(f"{what} is not valid {'YAML' if p.suffix.lower() in ('.yml', '.yaml') else 'JSON'}: {err}", p)
+    except Exception as err:  # ruamel's parser errors are not ValueErrors
+        raise NerbertError(f"cannot parse {what}: {err}".splitlines()[0], p)
+
+
+# --- building ----------------------------------------------------------------
+
+
+def _class_of(name: str, ontology: Any) -> Optional[str]:
+    """The ontology class a label names (via its key, then spelling / class aliases)."""
+    if ontology is None:
+        return None
+    key = label_key(name)
+    for k in (key, NAME_ALIASES.get(key), CLASS_ALIASES.get(key), CLASS_ALIASES.get(NAME_ALIASES.get(key, ""))):
+        if k:
+            found = ontology.by_key(k)
+            if found:
+                return found
+    return None
+
+
+def build_mapping(
+    target_labels: Sequence[str],
+    pretrained_labels: Sequence[str],
+    ontology: Any = None,
+    overrides: Optional[Union[str, Path, Mapping[str, Any]]] = None,
+    *,
+    strict: bool = True,
+) -> LabelMapping:
+    """Map target labels onto pretrained labels through the DBpedia hierarchy.
+
+    Rules, in order (each pretrained label ends up with at most one target):
+    1. exact: the normalised names are equal (aliases: organization/organisation, ...).
+    2. descendant: a pretrained label whose class lies below a target's class
+       goes to the *most specific* such target (``president`` -> ``politician``
+       rather than ``person`` when both are targets).
+    3. ancestor: a target that got nothing yet but names an ontology class
+       takes its nearest pretrained ancestor, if no other target holds it.
+    4. override: the override file (JSON/YAML) reassigns or removes pairs.
+
+    target_labels (Sequence[str]): The target schema's labels.
+    pretrained_labels (Sequence[str]): The pretrained pipeline's labels.
+    ontology (Ontology): The DBpedia Ontology (None: exact matches only).
+    overrides (str | Path | dict): Optional override file or its parsed content.
+    strict (bool): Raise on override entries naming labels that do not exist
+        (else record them in `notes` and skip them).
+    RETURNS (LabelMapping): The mapping.
+    """
+    targets = _dedupe(target_labels, "target")
+    pretrained = _dedupe(pretrained_labels, "pretrained")
+    mapping = LabelMapping(targets=targets, pretrained=pretrained)
+    owner: Dict[str, Tuple[str, str]] = {}  # pretrained -> (target, rule)
+
+    # 1. exact
+    pre_by_key: Dict[str, str] = {}
+    for p in pretrained:
+        pre_by_key.setdefault(canonical_key(p), p)
+    for t in targets:
+        p = pre_by_key.get(canonical_key(t))
+        if p is not None and p not in owner:
+            owner[p] = (t, EXACT)
+    target_class = {t: _class_of(t, ontology) for t in targets}
+    mapping.classes = dict(target_class)
+
+    if ontology is not None:
+        # 2. descendants: the nearest target class on each pretrained label's ancestor chain
+        class_targets: Dict[str, List[str]] = {}
+        for t in targets:
+            if target_class[t]:
+                class_targets.setdefault(target_class[t], []).append(t)
+        for p in pretrained:
+            if p in owner:
+                continue
+            c = _class_of(p, ontology)
+            if c is None:
+                continue
+            for anc in [c, *ontology.ancestors(c)]:
+                cands = class_targets.get(anc)
+                if cands:
+                    if len(cands) > 1:
+                        mapping.notes.append(
+                            f"'{p}' could go to {', '.join(repr(x) for x in cands)} (same class {anc}); took '{cands[0]}'"
+                        )
+                    owner[p] = (cands[0], DESCENDANT)
+                    break
+        # 3. ancestors, for targets that still collect nothing
+        got = {t for t, _ in owner.values()}
+        pre_by_class: Dict[str, str] = {}
+        for p in pretrained:
+            c = _class_of(p, ontology)
+            if c is not None:
+                pre_by_class.setdefault(c, p)
+        for t in targets:
+            if t in got or not target_class[t]:
+                continue
+            for anc in ontology.ancestors(target_class[t]):
+                p = pre_by_class.get(anc)
+                if p is None:
+                    continue
+                if p in owner:
+                    mapping.notes.append(
+                        f"'{t}': nearest pretrained ancestor '{p}' already belongs to '{owner[p][0]}'; left unmapped"
+                    )
+                else:
+                    owner[p] = (t, ANCESTOR)
+                break
+
+    for p in pretrained:  # keep the pretrained order inside each target, exact first
+        if p in owner and owner[p][1] == EXACT:
+            mapping.pairs[owner[p][0]][p] = EXACT
+    for p in pretrained:
+        if p in owner and owner[p][1] != EXACT:
+            mapping.pairs[owner[p][0]][p] = owner[p][1]
+
+    if overrides is not None:
+        apply_overrides(mapping, overrides, strict=strict)
+    return mapping
+
+
+def _dedupe(labels: Iterable[str], what: str) -> List[str]:
+    out: List[str] = []
+    for label in labels:
+        label = str(label).strip()
+        if not label:
+            continue
+        if label not in out:
+            out.append(label)
+    if not out:
+        raise NerbertError(f"no {what} labels given")
+    return out
+
+
+def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[str, Any], Optional[str]]:
+    """Parse an override file into ``({"map": {...}, "unmap": [...], "replace": bool}, where)``.
+
+    Accepted forms (JSON or YAML):
+    - ``{"map": {target: [pretrained, ...]}, "unmap": [pretrained, ...]}``: the listed
+      pretrained labels move to that target (taken from whichever target had them);
+      a value ``{"pretrained": [...], "replace": true}`` also drops the target's other
+      labels; ``unmap`` removes pretrained labels from the mapping altogether.
+    - a mapping written by `LabelMapping.save` (edited by hand): every target it lists
+      gets exactly the labels listed (replace).
+    - a plain ``{target: [pretrained, ...]}`` object: like ``map``.
+
+    source (str | Path | dict): The file or its content.
+    RETURNS (Tuple[dict, str]): The normalised overrides and the file name (or None).
+    """
+    where = None
+    data = source
+    if not isinstance(source, Mapping):
+        where = str(source)
+        data = _read_structured(source, "label override file")
+    if not isinstance(data, Mapping):
+        raise NerbertError("a label override file must hold an object (target label -> pretrained labels)", where)
+    result: Dict[str, Any] = {"map": {}, "unmap": []}
+    if "target" in data:
+        full = LabelMapping.from_dict(data, where=where)
+        for t in full.targets:
+            result["map"][t] = {"pretrained": list(full.pairs[t]), "replace": True}
+        return result, where
+    if "map" in data or "unmap" in data:
+        raw_map = data.get("map") or {}
+        unmap = data.get("unmap") or []
+    else:
+        raw_map = {k: v for k, v in data.items() if k not in ("description", "comment", "notes")}
+        unmap = []
+    if not isinstance(raw_map, Mapping):
+        raise NerbertError("'map' must be an object of target label -> pretrained labels", where)
+    if not isinstance(unmap, (list, tuple)) or not all(isinstance(p, str) for p in unmap):
+        raise NerbertError("'unmap' must be a list of pretrained label names", where)
+    for t, v in raw_map.items():
+        replace = False
+        if isinstance(v, Mapping):
+            replace = bool(v.get("replace", False))
+            v = v.get("pretrained", [])
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, (list, tuple)) or not all(isinstance(p, str) for p in v):
+            raise NerbertError(f"override of target label '{t}' must be a list of pretrained label names", where)
+        result["map"][str(t)] = {"pretrained": list(v), "replace": replace}
+    result["unmap"] = list(unmap)
+    return result, where
+
+
+def apply_overrides(
+    mapping: LabelMapping, overrides: Union[str, Path, Mapping[str, Any]], *, strict: bool = True
+) -> LabelMapping:
+    """Apply an override file to a mapping in place (see `read_overrides`).
+
+    mapping (LabelMapping): The mapping to change.
+    overrides (str | Path | dict): The override file or its content.
+    strict (bool): Raise on unknown labels instead of noting and skipping them.
+    RETURNS (LabelMapping): The same mapping.
+    """
+    data, where = read_overrides(overrides)
+    known_pre = set(mapping.pretrained)
+    known_tgt = set(mapping.targets)
+
+    def problem(msg: str) -> None:
+        if strict:
+            raise NerbertError(msg, where)
+        mapping.notes.append(f"override skipped: {msg}")
+
+    def remove(p: str) -> None:
+        for ps in mapping.pairs.values():
+            ps.pop(p, None)
+
+    for p in data["unmap"]:
+        if p not in known_pre:
+            problem(f"'unmap' names pretrained label '{p}', which the pretrained label set does not have")
+            continue
+        remove(p)
+    for t, entry in data["map"].items():
+        if t not in known_tgt:
+            problem(f"override names target label '{t}', which is not in the target schema")
+            continue
+        if entry["replace"]:
+            mapping.pairs[t] = {}
+        for p in entry["pretrained"]:
+            if p not in known_pre:
+                problem(f"override maps '{t}' to pretrained label '{p}', which the pretrained label set does not have")
+                continue
+            previous = mapping.pairs[t].get(p)
+            remove(p)
+            mapping.pairs[t][p] = previous if previous is not None else OVERRIDE
+    return mapping
+
+
+# --- label sources ------------------------------------------------------------
+
+
+def _strip_bio(labels: Iterable[str]) -> List[str]:
+    out: List[str] = []
+    for label in labels:
+        label = str(label)
+        if label in ("O", "", "-"):
+            continue
+        if len(label) > 2 and label[1] == "-" and label[0] in "BILUES":
+            label = label[2:]
+        if label not in out:
+            out.append(label)
+    return out
+
+
+def read_label_file(path: Union[str, Path]) -> List[str]:
+    """Labels from a text file (one a line, ``#`` comments) or a JSON list / object
+    with a ``labels`` list. BIO prefixes and "O" are removed.
+
+    path (str | Path): The file.
+    RETURNS (List[str]): The labels.
+    """
+    p = require_file(path, "label file")
+    if p.suffix.lower() == ".json":
+        data = srsly.read_json(p)
+        if isinstance(data, Mapping):
+            data = data.get("labels", data)
+        if not isinstance(data, list):
+            raise NerbertError("label file must be a JSON list of labels (or an object with 'labels')", p)
+        return _strip_bio(data)
+    lines = [ln.split("#", 1)[0].strip() for ln in p.read_text(encoding="utf8").splitlines()]
+    return _strip_bio([ln for ln in lines if ln])
+
+
+def pipeline_labels(path: Union[str, Path], component: Optional[str] = None) -> List[str]:
+    """The entity labels of a saved spaCy pipeline, read from its ``meta.json``
+    (no model is loaded): the labels of ``component`` or of the first
+    ``bio_tagger`` / ``ner`` / ``spancat`` component.
+
+    path (str | Path): The pipeline directory.
+    component (str): Component name (default: found automatically).
+    RETURNS (List[str]): The labels, without BIO prefixes.
+    """
+    p = Path(path)
+    meta_path = p / "meta.json"
+    if not meta_path.exists():
+        raise NerbertError("not a spaCy pipeline directory (no meta.json)", p)
+    meta = srsly.read_json(meta_path)
+    labels = meta.get("labels") or {}
+    if component is not None:
+        if component not in labels:
+            raise NerbertError(f"pipeline has no labels for component '{component}' (it has: {', '.join(labels) or 'none'})", p)
+        return _strip_bio(labels[component])
+    for name in labels:
+        if name in ("bio_tagger", "ner", "spancat", "span_finder") or name.startswith("bio_tagger"):
+            found = _strip_bio(labels[name])
+            if found:
+                return found
+    raise NerbertError("pipeline meta.json lists no labels of a bio_tagger / ner component", p)
+
+
+def read_pretrained_labels(source: Union[str, Path], ontology: Any = None) -> List[str]:
+    """Pretrained labels from a pipeline directory, a label file, or a label-set
+    name ("315", "212", "4"; the compressed sets need the ontology).
+
+    source (str | Path): Where the labels are.
+    ontology (Ontology): Needed for the names "212" and "4".
+    RETURNS (List[str]): The labels.
+    """
+    s = str(source)
+    if s in ("315", "212", "4"):
+        return label_set_labels(s, ontology)
+    p = Path(s)
+    if p.is_dir():
+        return pipeline_labels(p)
+    return read_label_file(p)
+
+
+def label_set_labels(name: str, ontology: Any = None) -> List[str]:
+    """The labels of one of the paper's label sets ("315", "212", "4").
+
+    name (str): The set's name.
+    ontology (Ontology): Needed for "212" and "4".
+    RETURNS (List[str]): The labels (ENTITY included).
+    """
+    from . import labels as labels_mod
+
+    if name == "315":
+        return list(labels_mod.paper_labels())
+    if ontology is None:
+        raise NerbertError(f"label set '{name}' needs the DBpedia ontology (--ontology)")
+    return list(labels_mod.get_label_set(name, ontology).labels)
+
+
+def target_labels_from_docbin(path: Union[str, Path], *, spans_key: Optional[str] = None) -> List[str]:
+    """The entity labels used in a DocBin (``doc.ents``, or ``doc.spans[spans_key]``),
+    most frequent first (ties alphabetically).
+
+    path (str | Path): A ``.spacy`` file.
+    spans_key (str): Read this span group instead of ``doc.ents``.
+    RETURNS (List[str]): The labels.
+    """
+    from collections import Counter
+
+    import spacy
+    from spacy.tokens import DocBin
+
+    p = require_file(path, "DocBin")
+    try:
+        db = DocBin().from_disk(p)
+    except Exception as err:
+        raise NerbertError(f"cannot read DocBin: {err}".splitlines()[0], p)
+    nlp = spacy.blank("en")
+    counts: Counter = Counter()
+    for doc in db.get_docs(nlp.vocab):
+        spans = doc.spans.get(spans_key, []) if spans_key else doc.ents
+        counts.update(s.label_ for s in spans)
+    if not counts:
+        raise NerbertError("DocBin has no entity annotations to take labels from", p)
+    return [label for label, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def bundled_mapping_path(name: str) -> Path:
+    """Path of an override file shipped in ``nerbert_spacy/data/mappings``
+    (e.g. "crossner-politics").
+
+    name (str): File stem.
+    RETURNS (Path): The file.
+    """
+    base = Path(__file__).parent / "data" / "mappings"
+    for ext in (".json", ".yml", ".yaml"):
+        if (base / f"{name}{ext}").exists():
+            return base / f"{name}{ext}"
+    have = sorted(q.stem for q in base.glob("*.json")) if base.exists() else []
+    raise NerbertError(f"no bundled label mapping '{name}' (have: {', '.join(have) or 'none'})", base)

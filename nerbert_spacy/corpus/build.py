@@ -1,0 +1,627 @@
+"""Build the weak-label NER corpus: Wikipedia dumps x DBpedia types -> filtered DocBin shards.
+
+Passes (every one resumable, every file written atomically):
+
+1. **Redirects and types** (main process): redirects are collected from all
+   dumps (``collect_redirects``), then the DBpedia instance types are indexed
+   with them into ``DIR/type_index.sqlite`` (``TypeIndex.build``); the index is
+   reused by a rerun when its inputs are unchanged (``DIR/type_index.json``).
+2. **Annotate** (parallel, one task per work unit): a work unit is one dump file,
+   or a group of blocks of a multistream dump; its pages -> paragraphs with
+   anchors -> sentences -> Docs, written to ``DIR/raw/<unit>.spacy`` with the
+   unit's counts in ``DIR/raw/<unit>.json``.
+3. **Filter** (parallel): the global entity counts decide which categories are
+   scarce and which are the top 20; each raw shard is filtered (paper §2.3) into
+   ``DIR/shards/<unit>.spacy`` + ``DIR/shards/<unit>.json`` (its statistics, which
+   balancing reads instead of the docs).
+
+Finally ``DIR/stats.json`` sums everything up. A unit whose output files exist
+and were made from the same inputs is skipped (resume). Random draws use
+generators salted by the unit name and results are collected in unit order, so
+the output is byte-identical for a seed whatever the number of workers, and
+whatever runs the tasks: :func:`run_tasks` is a small function (a Dask runner
+with the same signature can replace it).
+"""
+import hashlib
+import json
+import os
+import re
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import srsly
+from spacy.tokens import Doc, DocBin
+
+from ..about import __version__
+from ..errors import NerbertError, require_file
+from ..util import atomic_path, make_rng, write_json_atomic
+from .annotate import AnchorTyper, AnnotateStats, Annotator, default_splitter, english_tokenizer, entity_labels
+from .filtering import FILTER_RULES, FilterConfig, FilterPlan, count_labels, filter_label_lists, make_filter_plan
+
+PathLike = Union[str, Path]
+ProgressFn = Callable[[str, int, int], None]
+#: ``runner(fn, tasks, workers, on_done)`` -> results in task order; see :func:`run_tasks`.
+Runner = Callable[[Callable[[Any], Any], Sequence[Any], int, Optional[Callable[[int, int], None]]], List[Any]]
+
+MAX_ERRORS_PER_UNIT = 20
+MAX_ERRORS = 100
+DUMP_COUNTERS = ("pages", "articles", "redirects", "disambiguation", "other_namespace", "bad_pages")
+ANNOTATE_COUNTERS = tuple(k for k in AnnotateStats().to_dict() if k != "categories")
+
+
+# ---------------------------------------------------------------- task runner
+
+
+def run_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    workers: int = 1,
+    on_done: Optional[Callable[[int, int], None]] = None,
+) -> List[Any]:
+    """Run ``fn`` over ``tasks`` on local cores; results come back in task order.
+
+    fn (Callable): A picklable module-level function of one picklable argument.
+    tasks (Sequence): The arguments.
+    workers (int): Processes; 1 runs in this process.
+    on_done (Optional[Callable[[int, int], None]]): Called with (done, total) after each task.
+    RETURNS (List): ``[fn(t) for t in tasks]``.
+    """
+    tasks = list(tasks)
+    results: List[Any] = [None] * len(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        for i, task in enumerate(tasks):
+            results[i] = fn(task)
+            if on_done is not None:
+                on_done(i + 1, len(tasks))
+        return results
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            if on_done is not None:
+                on_done(done, len(tasks))
+    return results
+
+
+# ---------------------------------------------------------------- work units
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One task of the annotate pass: a dump file, or some blocks of a multistream dump.
+
+    name (str): Unique, file-name-safe; names the shard files.
+    dump (str): The dump file.
+    blocks (Tuple[Tuple[int, int], ...]): (offset, length) of multistream blocks; empty = whole file.
+    """
+
+    name: str
+    dump: str
+    blocks: Tuple[Tuple[int, int], ...] = ()
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".bz2", ".xml"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    name = name.replace(".xml", "")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "dump"
+
+
+def find_multistream_index(dump: PathLike) -> Optional[Path]:
+    """The index file beside a multistream dump, following Wikimedia's naming
+    (``...-multistream.xml.bz2`` -> ``...-multistream-index.txt.bz2``), or None."""
+    dump = Path(dump)
+    if "multistream" not in dump.name or "multistream-index" in dump.name:
+        return None
+    name = dump.name.replace("multistream", "multistream-index", 1).replace(".xml", ".txt", 1)
+    for candidate in (dump.with_name(name), dump.with_name(name[:-4]) if name.endswith(".bz2") else None):
+        if candidate is not None and candidate.exists():
+            return candidate
+    return None
+
+
+def plan_units(
+    dumps: Sequence[PathLike],
+    *,
+    blocks_per_unit: int = 50,
+    indexes: Optional[Mapping[str, PathLike]] = None,
+) -> List[WorkUnit]:
+    """Split the dumps into work units.
+
+    dumps (Sequence[Path]): Dump files (.xml, .xml.bz2, multistream .bz2).
+    blocks_per_unit (int): Multistream blocks (about 100 pages each) per unit.
+    indexes (Optional[Mapping[str, Path]]): Dump -> multistream index, for indexes not named
+        the Wikimedia way (found automatically otherwise).
+    RETURNS (List[WorkUnit]): In dump order, then block order.
+    """
+    from ..wikipedia.dump import read_multistream_index
+
+    indexes = {str(k): v for k, v in (indexes or {}).items()}
+    units: List[WorkUnit] = []
+    seen: Dict[str, int] = {}
+    for dump in dumps:
+        dump = Path(dump)
+        stem = _stem(dump)
+        if stem in seen:
+            seen[stem] += 1
+            stem = f"{stem}-{seen[stem]}"
+        else:
+            seen[stem] = 1
+        index = indexes.get(str(dump)) or find_multistream_index(dump)
+        if index is None:
+            units.append(WorkUnit(stem, str(dump)))
+            continue
+        blocks = read_multistream_index(index)
+        for start in range(0, len(blocks), blocks_per_unit):
+            group = tuple((int(o), int(n)) for o, n in blocks[start : start + blocks_per_unit])
+            units.append(WorkUnit(f"{stem}.b{start:07d}", str(dump), group))
+    return units
+
+
+# ---------------------------------------------------------------- shard IO
+
+_VOCAB = None
+
+
+def _vocab():
+    global _VOCAB
+    if _VOCAB is None:
+        from spacy.vocab import Vocab
+
+        _VOCAB = Vocab()
+    return _VOCAB
+
+
+def load_docs(path: PathLike) -> Iterator[Doc]:
+    """Read the Docs of a shard (``.spacy``)."""
+    path = Path(path)
+    try:
+        doc_bin = DocBin(store_user_data=True).from_disk(path)
+    except Exception as err:  # a corrupt shard is bad input, not a crash
+        raise NerbertError(f"not a readable DocBin ({err})", path) from err
+    return doc_bin.get_docs(_vocab())
+
+
+def write_docs(path: PathLike, docs: Iterable[Doc]) -> int:
+    """Write Docs to a shard atomically. RETURNS (int): number of docs."""
+    doc_bin = DocBin(store_user_data=True)
+    n = 0
+    for doc in docs:
+        doc_bin.add(doc)
+        n += 1
+    with atomic_path(path) as tmp:
+        doc_bin.to_disk(tmp)
+    return n
+
+
+def _signature(path: Optional[PathLike]) -> Optional[List[Any]]:
+    if path is None:
+        return None
+    p = Path(path)
+    return [p.name, p.stat().st_size]
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode("utf8")).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- pass 2: annotate
+
+_CONTEXT: Dict[Tuple, Any] = {}
+
+
+def _annotator(task: Mapping[str, Any]) -> Annotator:
+    """One Annotator per worker process (ontology, label set and type index are loaded once)."""
+    key = (os.getpid(), task["ontology"], task["label_set"], task["index_path"], task["splitter"], task["expand_unaligned"])
+    if key not in _CONTEXT:
+        from ..dbpedia.ontology import Ontology
+        from ..dbpedia.types import TypeIndex
+        from ..labels import get_label_set
+
+        _CONTEXT.clear()
+        ontology = Ontology.load(task["ontology"])
+        label_set = get_label_set(task["label_set"], ontology)
+        index = TypeIndex.open(task["index_path"])
+        _CONTEXT[key] = Annotator(
+            english_tokenizer(),
+            AnchorTyper(index, label_set),
+            default_splitter(task["splitter"]),
+            expand_unaligned=task["expand_unaligned"],
+        )
+    return _CONTEXT[key]
+
+
+def _iter_unit_pages(unit: WorkUnit, stats: Any) -> Iterator[Any]:
+    from ..wikipedia.dump import iter_block_pages, iter_pages
+
+    if not unit.blocks:
+        yield from iter_pages(unit.dump, stats=stats)
+        return
+    for offset, length in unit.blocks:
+        yield from iter_block_pages(unit.dump, offset, length, stats=stats)
+
+
+def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
+    """Annotate pass for one work unit (runs in a worker).
+
+    task (Mapping): ``unit`` (WorkUnit as dict), ``output_dir``, ``ontology``, ``label_set``,
+        ``index_path``, ``splitter``, ``expand_unaligned``, ``config_key``.
+    RETURNS (Dict): The unit's counts (also written to ``raw/<unit>.json``); ``failed`` is set
+        when the unit could not be processed at all (no files written then).
+    """
+    unit = WorkUnit(task["unit"]["name"], task["unit"]["dump"], tuple(tuple(b) for b in task["unit"]["blocks"]))
+    out = Path(task["output_dir"])
+    shard, meta = out / "raw" / f"{unit.name}.spacy", out / "raw" / f"{unit.name}.json"
+    if shard.exists() and meta.exists():
+        counts = srsly.read_json(meta)
+        if counts.get("config_key") == task["config_key"]:
+            counts["resumed"] = True
+            return counts
+    from ..wikipedia.dump import DumpStats
+
+    try:
+        from ..wikipedia.wikitext import wikitext_to_paragraphs
+
+        annotator = _annotator(task)
+        dump_stats = DumpStats()
+        ann_stats = AnnotateStats()
+        page_errors: List[str] = []
+        n_page_errors = 0
+        doc_bin = DocBin(store_user_data=True)
+        for page in _iter_unit_pages(unit, dump_stats):
+            try:
+                paragraphs = wikitext_to_paragraphs(page.text, page.title)
+            except NerbertError as err:
+                dump_stats.bad_pages += 1
+                n_page_errors += 1
+                if len(page_errors) < MAX_ERRORS_PER_UNIT:
+                    message = str(err)
+                    if unit.dump not in message:
+                        message = f"{unit.dump} (page '{page.title}'): {message}"
+                    page_errors.append(message)
+                continue
+            for text, anchors in paragraphs:
+                for doc in annotator(text, anchors, ann_stats, title=page.title):
+                    doc_bin.add(doc)
+        with atomic_path(shard) as tmp:
+            doc_bin.to_disk(tmp)
+    except NerbertError as err:
+        return {"unit": unit.name, "dump": unit.dump, "failed": str(err)}
+    except Exception as err:  # noqa: BLE001 - one broken unit must not stop the others
+        return {"unit": unit.name, "dump": unit.dump, "failed": f"{unit.dump}: {type(err).__name__}: {err}"}
+    dump_dict = dump_stats.to_dict()
+    errors = list(dump_dict.get("errors", [])) + page_errors
+    counts = {
+        "unit": unit.name,
+        "dump": unit.dump,
+        "config_key": task["config_key"],
+        **{k: int(dump_dict.get(k, 0)) for k in DUMP_COUNTERS},
+        **{k: v for k, v in ann_stats.to_dict().items() if k != "categories"},
+        "docs": len(doc_bin),
+        "categories": ann_stats.to_dict()["categories"],
+        "errors": errors,
+        "errors_total": len(dump_dict.get("errors", [])) + n_page_errors,
+    }
+    write_json_atomic(meta, counts)
+    return counts
+
+
+# ---------------------------------------------------------------- pass 3: filter
+
+
+def _plan_from_key(key: Mapping[str, Any]) -> FilterPlan:
+    config = FilterConfig(min_count=key["min_count"], top_k=key["top_k"], drop_probs=tuple(key["drop_probs"]))
+    return FilterPlan(scarce=frozenset(key["scarce"]), top=frozenset(key["top"]), config=config)
+
+
+def filter_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
+    """Filter pass for one unit (runs in a worker): raw shard -> filtered shard + statistics.
+
+    task (Mapping): ``name``, ``output_dir``, ``plan`` (FilterPlan.key()), ``seed``, ``filter_key``.
+    RETURNS (Dict): ``docs_in``, ``docs``, ``dropped`` per rule, ``entities`` and
+        ``sentences_with`` per category (also written to ``shards/<unit>.json``).
+    """
+    name, out = task["name"], Path(task["output_dir"])
+    shard, meta = out / "shards" / f"{name}.spacy", out / "shards" / f"{name}.json"
+    if shard.exists() and meta.exists():
+        summary = srsly.read_json(meta)
+        if summary.get("filter_key") == task["filter_key"]:
+            summary["resumed"] = True
+            return summary
+    docs = list(load_docs(out / "raw" / f"{name}.spacy"))
+    labels = [entity_labels(doc) for doc in docs]
+    rng = make_rng(task["seed"], "filter", name)
+    kept, dropped = filter_label_lists(labels, _plan_from_key(task["plan"]), rng)
+    write_docs(shard, (docs[i] for i in kept))
+    entities: Counter = Counter()
+    sentences_with: Counter = Counter()
+    for i in kept:
+        entities.update(labels[i])
+        sentences_with.update(set(labels[i]))
+    summary = {
+        "unit": name,
+        "filter_key": task["filter_key"],
+        "docs_in": len(docs),
+        "docs": len(kept),
+        "dropped": dropped,
+        "entities": dict(sorted(entities.items())),
+        "sentences_with": dict(sorted(sentences_with.items())),
+    }
+    write_json_atomic(meta, summary)
+    return summary
+
+
+# ---------------------------------------------------------------- the build
+
+
+def _type_index(
+    dumps: Sequence[Path],
+    type_files: Sequence[Path],
+    redirects_file: Optional[Path],
+    output_dir: Path,
+    progress: Optional[ProgressFn],
+) -> Tuple[Any, Dict[str, Any]]:
+    """Pass 1: redirects from the dumps + the type index, reused when its inputs are unchanged."""
+    from ..dbpedia.types import TypeIndex
+    from ..wikipedia.dump import DumpStats, collect_redirects
+
+    index_path = output_dir / "type_index.sqlite"
+    meta_path = output_dir / "type_index.json"
+    signature = {
+        "version": __version__,
+        "types": [_signature(p) for p in type_files],
+        "redirects_file": _signature(redirects_file),
+        "dumps": [_signature(p) for p in dumps],
+    }
+    if index_path.exists() and meta_path.exists():
+        meta = srsly.read_json(meta_path)
+        if meta.get("signature") == signature:
+            return TypeIndex.open(index_path), meta
+    redirect_stats = DumpStats()
+    redirects: Dict[str, str] = {}
+    for i, dump in enumerate(dumps, 1):
+        redirects.update(collect_redirects([dump], stats=redirect_stats))
+        if progress is not None:
+            progress("redirects", i, len(dumps))
+    if progress is not None:
+        progress("types", 0, 1)
+    with atomic_path(index_path) as tmp:
+        tmp.unlink()  # the index creates its own file
+        index = TypeIndex.build(
+            type_files,
+            tmp,
+            redirects=redirects,
+            redirect_files=[redirects_file] if redirects_file else [],
+        )
+        index_stats = dict(index.stats)
+        del index
+    if progress is not None:
+        progress("types", 1, 1)
+    meta = {
+        "signature": signature,
+        "redirects_from_dumps": len(redirects),
+        "redirect_pass_errors": list(redirect_stats.errors),
+        "stats": index_stats,
+    }
+    write_json_atomic(meta_path, meta)
+    return TypeIndex.open(index_path), meta
+
+
+def _remove_stale(directory: Path, keep: Iterable[str]) -> None:
+    keep = set(keep)
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        if path.suffix in (".spacy", ".json") and path.stem not in keep:
+            path.unlink()
+
+
+def build_corpus(
+    dumps: Sequence[PathLike],
+    ontology: PathLike,
+    type_files: Sequence[PathLike],
+    output_dir: PathLike,
+    *,
+    redirects_file: Optional[PathLike] = None,
+    label_set: str = "315",
+    seed: int = 0,
+    workers: int = 1,
+    splitter: str = "spacy",
+    expand_unaligned: bool = False,
+    filter_config: Optional[FilterConfig] = None,
+    blocks_per_unit: int = 50,
+    indexes: Optional[Mapping[str, PathLike]] = None,
+    runner: Optional[Runner] = None,
+    progress: Optional[ProgressFn] = None,
+) -> Dict[str, Any]:
+    """Build the filtered weak-label corpus (paper §2.1-2.3) into ``output_dir``.
+
+    dumps (Sequence[Path]): Wikipedia pages-articles dumps (.xml, .xml.bz2, multistream .bz2).
+    ontology (Path): DBpedia Ontology (.owl / .nt / .ttl).
+    type_files (Sequence[Path]): DBpedia instance types (N-Triples / Turtle, plain or .bz2).
+    output_dir (Path): Where ``shards/``, ``raw/``, ``stats.json`` and the type index go.
+    redirects_file (Optional[Path]): DBpedia redirects (dbo:wikiPageRedirects), in addition to
+        the redirects found in the dumps.
+    label_set (str): "315", "212" or "4".
+    seed (int): Random seed of the probabilistic filter.
+    workers (int): Local processes.
+    splitter (str): Sentence splitter of ``split_sentences`` ("spacy" or "pysbd").
+    expand_unaligned (bool): Widen anchors that do not align with tokens (counted as expanded).
+    filter_config (Optional[FilterConfig]): Filter parameters (paper defaults).
+    blocks_per_unit (int): Multistream blocks per work unit.
+    indexes (Optional[Mapping[str, Path]]): Dump -> multistream index, when not found beside it.
+    runner (Optional[Runner]): Replaces :func:`run_tasks` (e.g. a Dask runner).
+    progress (Optional[Callable[[str, int, int], None]]): Called with (stage, done, total).
+    RETURNS (Dict[str, Any]): The content of ``stats.json`` plus ``timings`` (seconds per pass).
+    """
+    from ..dbpedia.ontology import Ontology
+    from ..labels import get_label_set
+
+    t0 = time.perf_counter()
+    if not dumps:
+        raise NerbertError("no Wikipedia dump given")
+    if not type_files:
+        raise NerbertError("no DBpedia instance-types file given")
+    dump_paths = [require_file(p, "Wikipedia dump") for p in dumps]
+    ontology_path = require_file(ontology, "DBpedia ontology")
+    type_paths = [require_file(p, "DBpedia instance-types file") for p in type_files]
+    redirects_path = require_file(redirects_file, "DBpedia redirects file") if redirects_file else None
+    get_label_set(label_set, Ontology.load(ontology_path))  # fail early on a bad label set / ontology
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = runner or run_tasks
+    filter_config = filter_config or FilterConfig()
+
+    # pass 1: redirects + type index
+    _, index_meta = _type_index(dump_paths, type_paths, redirects_path, out, progress)
+    t1 = time.perf_counter()
+
+    # pass 2: annotate every unit
+    units = plan_units(dump_paths, blocks_per_unit=blocks_per_unit, indexes=indexes)
+    config_key = _digest(
+        {
+            "version": __version__,
+            "ontology": _signature(ontology_path),
+            "index": index_meta["signature"],
+            "label_set": label_set,
+            "splitter": splitter,
+            "expand_unaligned": expand_unaligned,
+        }
+    )
+    tasks = [
+        {
+            "unit": asdict(unit),
+            "output_dir": str(out),
+            "ontology": str(ontology_path),
+            "label_set": label_set,
+            "index_path": str(out / "type_index.sqlite"),
+            "splitter": splitter,
+            "expand_unaligned": expand_unaligned,
+            "config_key": _digest([config_key, unit.dump, _signature(unit.dump), unit.blocks]),
+        }
+        for unit in units
+    ]
+    on_done = (lambda d, n: progress("annotate", d, n)) if progress else None
+    results = run(annotate_unit, tasks, workers, on_done)
+    t2 = time.perf_counter()
+    good = [r for r in results if not r.get("failed")]
+    failed = [r for r in results if r.get("failed")]
+    _remove_stale(out / "raw", [r["unit"] for r in good])
+    if not good:
+        raise NerbertError("no work unit could be read: " + "; ".join(r["failed"] for r in failed[:3]), out)
+
+    # pass 3: global counts -> filter plan -> filtered shards
+    before: Counter = Counter()
+    for r in good:
+        before.update(r["categories"])
+    plan = make_filter_plan(before, filter_config)
+    f_tasks = [
+        {
+            "name": r["unit"],
+            "output_dir": str(out),
+            "plan": plan.key(),
+            "seed": seed,
+            "filter_key": _digest([plan.key(), seed, r["config_key"]]),
+        }
+        for r in good
+    ]
+    on_done = (lambda d, n: progress("filter", d, n)) if progress else None
+    summaries = run(filter_unit, f_tasks, workers, on_done)
+    _remove_stale(out / "shards", [s["unit"] for s in summaries])
+    t3 = time.perf_counter()
+
+    stats = _summarise(
+        good, failed, summaries, plan, before, index_meta,
+        inputs={
+            "dumps": [str(p) for p in dump_paths],
+            "ontology": str(ontology_path),
+            "types": [str(p) for p in type_paths],
+            "redirects_file": str(redirects_path) if redirects_path else None,
+            "label_set": label_set,
+            "seed": seed,
+            "splitter": splitter,
+            "expand_unaligned": expand_unaligned,
+        },
+    )
+    write_json_atomic(out / "stats.json", stats)
+    stats = dict(stats)
+    stats["timings"] = {
+        "types_s": round(t1 - t0, 3),
+        "annotate_s": round(t2 - t1, 3),
+        "filter_s": round(t3 - t2, 3),
+        "total_s": round(t3 - t0, 3),
+        "resumed_units": sum(1 for r in good if r.get("resumed")),
+    }
+    return stats
+
+
+def _summarise(
+    good: List[Dict[str, Any]],
+    failed: List[Dict[str, Any]],
+    summaries: List[Dict[str, Any]],
+    plan: FilterPlan,
+    before: Counter,
+    index_meta: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+) -> Dict[str, Any]:
+    totals: Dict[str, int] = {k: 0 for k in DUMP_COUNTERS + ANNOTATE_COUNTERS}
+    errors: List[str] = []
+    errors_total = 0
+    for r in good:
+        for k in totals:
+            totals[k] += int(r.get(k, 0))
+        errors.extend(r.get("errors", []))
+        errors_total += int(r.get("errors_total", len(r.get("errors", []))))
+    for r in failed:
+        errors.append(r["failed"])
+        errors_total += 1
+    index_stats = dict(index_meta.get("stats", {}))
+    index_errors = list(index_stats.get("errors", []))
+    errors.extend(index_errors)
+    errors_total += max(len(index_errors), int(index_stats.get("malformed_lines", 0) or 0))
+    dropped = {rule: 0 for rule in FILTER_RULES}
+    after: Counter = Counter()
+    for s in summaries:
+        for rule, n in s["dropped"].items():
+            dropped[rule] += int(n)
+        after.update(s["entities"])
+    # sentences without any entity never reach a raw shard; the no-entity rule counts them here
+    dropped["no_entity"] += totals["sentences_without_entities"]
+    kept = sum(int(s["docs"]) for s in summaries)
+    order = lambda c: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))  # noqa: E731
+    return {
+        "inputs": dict(inputs),
+        "units": len(good) + len(failed),
+        "failed_units": [r["unit"] for r in failed],
+        **{k: totals[k] for k in DUMP_COUNTERS},
+        "sentences": totals["sentences"],
+        "sentences_kept": kept,
+        "anchors": totals["anchors"],
+        "aligned": totals["aligned"],
+        "unaligned": totals["unaligned"],
+        "expanded": totals["expanded"],
+        "typed": totals["typed"],
+        "untyped": totals["untyped"],
+        "labelled": totals["labelled"],
+        "ENTITY": totals["entity"],
+        "details": {k: totals[k] for k in ANNOTATE_COUNTERS},
+        "redirects_collected": int(index_meta.get("redirects_from_dumps", 0)),
+        "type_index": index_stats,
+        "filter": {
+            **plan.config.to_dict(),
+            "scarce": sorted(plan.scarce),
+            "top": sorted(plan.top, key=lambda l: (-before[l], l)),
+            "dropped": dropped,
+            "kept": kept,
+        },
+        "categories_before": order(before),
+        "categories_after": order(after),
+        "errors_total": errors_total,
+        "errors": errors[:MAX_ERRORS],
+    }

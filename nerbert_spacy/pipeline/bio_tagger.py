@@ -1,0 +1,287 @@
+"""The ``bio_tagger`` component: NER-BERT's linear BIO tagging head (paper §3, §4.4).
+
+Every token gets a softmax over ``O`` + ``B-X``/``I-X`` for each label ``X``,
+computed from the transformer's representation of its first sub-word. The
+labels come from the training data at ``initialize`` and are saved with the
+pipeline. Prediction decodes each document with BIO-constrained Viterbi (so
+no ``I-X`` ever follows ``O`` or another type), writes ``doc.ents`` and a span
+group ``doc.spans[spans_key]`` whose ``attrs["scores"]`` holds one confidence
+per entity. It is not spaCy's transition-based ``ner``.
+"""
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_get_examples
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Model
+from thinc.types import Floats2d
+
+from ..errors import NerbertError
+from . import architectures  # noqa: F401  (registers nerbert.BioTagger.v1)
+from .bio import biluo_to_bio, decode_bio, labels_to_tags
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "nerbert.BioTagger.v1"
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[model.tok2vec.pooling]
+@layers = "nerbert.reduce_first.v1"
+"""
+def _default_model() -> Dict[str, Any]:
+    from thinc.api import Config
+
+    return Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+
+DEFAULT_SPANS_KEY = "bio_tagger"
+
+
+@registry.scorers("nerbert.bio_scorer.v1")
+def make_bio_scorer() -> Callable[..., Dict[str, Any]]:
+    """Entity-level scorer: exact-span micro P/R/F overall and per type.
+
+    On valid BIO this equals seqeval's micro F1. Keys: ``ents_p``, ``ents_r``,
+    ``ents_f``, ``ents_per_type``.
+
+    RETURNS (Callable[..., Dict[str, Any]]): The scoring function.
+    """
+    return bio_score
+
+
+def bio_score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+    """Score predicted ``doc.ents`` against the reference entities.
+
+    examples (Iterable[Example]): Predicted/reference pairs.
+    RETURNS (Dict[str, Any]): ``ents_p``, ``ents_r``, ``ents_f``, ``ents_per_type``.
+    """
+    return get_ner_prf(examples)
+
+
+@Language.factory(
+    "bio_tagger",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    default_config={
+        "model": _default_model(),
+        "spans_key": DEFAULT_SPANS_KEY,
+        "confidence": "mean",
+        "scorer": {"@scorers": "nerbert.bio_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_bio_tagger(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    spans_key: str,
+    confidence: str,
+    scorer: Optional[Callable],
+) -> "BioTagger":
+    """Create a ``bio_tagger`` (NER-BERT's linear BIO head).
+
+    model (Model[List[Doc], List[Floats2d]]): Tag probabilities per token
+        (``nerbert.BioTagger.v1``).
+    spans_key (str): Key of the span group with the predicted entities and
+        their confidences (``doc.spans[spans_key].attrs["scores"]``).
+    confidence (str): ``"mean"`` or ``"min"`` of the chosen tags'
+        probabilities over an entity's tokens.
+    scorer (Optional[Callable]): Scoring method (``nerbert.bio_scorer.v1``).
+    RETURNS (BioTagger): The component.
+    """
+    return BioTagger(
+        nlp.vocab, model, name, spans_key=spans_key, confidence=confidence, scorer=scorer
+    )
+
+
+class BioTagger(TrainablePipe):
+    """Predict B-/I-/O tags per token with a linear head and decode valid BIO."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], List[Floats2d]],
+        name: str = "bio_tagger",
+        *,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        confidence: str = "mean",
+        scorer: Optional[Callable] = bio_score,
+    ) -> None:
+        """Initialise the component.
+
+        vocab (Vocab): The shared vocabulary.
+        model (Model[List[Doc], List[Floats2d]]): The tagging model.
+        name (str): Component name in the pipeline.
+        spans_key (str): Span group written at prediction.
+        confidence (str): ``"mean"`` or ``"min"`` entity confidence.
+        scorer (Optional[Callable]): Scoring method.
+        """
+        if confidence not in ("mean", "min"):
+            raise NerbertError(f"bio_tagger confidence must be 'mean' or 'min', not {confidence!r}")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "spans_key": spans_key,
+            "confidence": confidence,
+        }
+
+    # ---- labels -----------------------------------------------------------
+    @property
+    def labels(self) -> tuple:
+        """RETURNS (Tuple[str]): The entity labels, in head order."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def tags(self) -> List[str]:
+        """RETURNS (List[str]): ``O`` + ``B-X``/``I-X`` per label (head rows)."""
+        return labels_to_tags(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
+        return list(self.cfg["labels"])
+
+    @property
+    def spans_key(self) -> str:
+        """RETURNS (str): Key of the span group written at prediction."""
+        return self.cfg["spans_key"]
+
+    def _head_initialized(self) -> bool:
+        return bool(self.model.get_ref("output_layer").has_param("W"))
+
+    def add_label(self, label: str) -> int:
+        """Add an entity label before the model is initialised.
+
+        label (str): The label.
+        RETURNS (int): 1 if added, 0 if already present.
+        """
+        if not isinstance(label, str) or not label or label.startswith(("B-", "I-")) or label == "O":
+            raise NerbertError(f"bio_tagger label must be a plain entity type name, not {label!r}")
+        if label in self.cfg["labels"]:
+            return 0
+        if self._head_initialized():
+            raise NerbertError(
+                f"cannot add label {label!r} to bio_tagger '{self.name}' after its head was initialised"
+            )
+        self.cfg["labels"].append(label)
+        return 1
+
+    # ---- training ---------------------------------------------------------
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Set the labels (from ``labels`` or the reference ``doc.ents``) and
+        initialise the model (the output layer gets ``1 + 2 * n_labels`` rows).
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        nlp (Optional[Language]): The pipeline.
+        labels (Optional[Sequence[str]]): Labels to use instead of scanning the
+            data (e.g. from ``spacy init labels`` or the 315-label list).
+        """
+        validate_get_examples(get_examples, "BioTagger.initialize")
+        if labels is not None:
+            found: List[str] = []
+            for label in labels:
+                if label not in found:
+                    found.append(label)
+        else:
+            seen = set()
+            for eg in get_examples():
+                for ent in eg.reference.ents:
+                    seen.add(ent.label_)
+            found = sorted(seen)
+        if not found:
+            raise NerbertError(
+                f"bio_tagger '{self.name}' found no entity labels: the training data has no doc.ents "
+                "and no labels were given in [initialize.components]"
+            )
+        self.cfg["labels"] = []
+        for label in found:
+            self.add_label(label)
+        self.model.get_ref("output_layer").set_dim("nO", len(self.tags))
+        doc_sample = [eg.x for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]):
+        """Token-level cross-entropy against the aligned reference BIO tags.
+
+        Tokens whose reference tag is missing (unannotated, misaligned, or a
+        label the head does not know) get no gradient.
+
+        examples (Iterable[Example]): The batch.
+        scores (List[Floats2d]): Tag probabilities per document.
+        RETURNS (Tuple[float, List[Floats2d]]): Summed loss and gradients.
+        """
+        ops = self.model.ops
+        xp = ops.xp
+        tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+        loss = 0.0
+        d_scores = []
+        for eg, probs in zip(examples, scores):
+            truth = [
+                tag_ids.get(tag, -1) if tag is not None else -1
+                for tag in biluo_to_bio(eg.get_aligned_ner())
+            ]
+            d = probs.copy()
+            if len(truth) == 0:
+                d_scores.append(d)
+                continue
+            truth_arr = ops.asarray1i(truth)
+            known = truth_arr >= 0
+            rows = xp.nonzero(known)[0]
+            cols = truth_arr[rows]
+            if rows.size:
+                gold_probs = probs[rows, cols]
+                loss -= float(xp.log(xp.clip(gold_probs, 1e-12, None)).sum())
+                d[rows, cols] -= 1.0
+            d[~known] = 0.0
+            d_scores.append(d)
+        return loss, d_scores
+
+    # ---- prediction -------------------------------------------------------
+    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
+        """Tag probabilities for each document.
+
+        docs (Iterable[Doc]): The documents.
+        RETURNS (List[Floats2d]): One ``(n_tokens, n_tags)`` array per doc.
+        """
+        docs = list(docs)
+        n_tags = len(self.tags)
+        if not any(len(doc) for doc in docs):
+            return [self.model.ops.alloc2f(len(doc), n_tags) for doc in docs]
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
+        """Decode valid BIO, write ``doc.ents`` and ``doc.spans[spans_key]``
+        (with ``attrs["scores"]``: one confidence per entity).
+
+        docs (Iterable[Doc]): The documents.
+        scores (List[Floats2d]): Output of :meth:`predict`.
+        """
+        tags = self.tags
+        key = self.cfg["spans_key"]
+        how = self.cfg["confidence"]
+        for doc, doc_scores in zip(docs, scores):
+            probs = numpy.asarray(self.model.ops.to_numpy(doc_scores))
+            _, ents = decode_bio(probs[: len(doc)], tags, how)
+            spans = [Span(doc, start, end, label=label) for start, end, label, _ in ents]
+            doc.ents = spans
+            doc.spans[key] = spans
+            doc.spans[key].attrs["scores"] = [round(score, 6) for *_, score in ents]

@@ -58,6 +58,9 @@ NAME_ALIASES: Dict[str, str] = {
 # instance data); its members are dbo:Place's subclasses.
 CLASS_ALIASES: Dict[str, str] = {
     "location": "place",
+    "musicalinstrument": "instrument",
+    "discipline": "academicsubject",
+    "conference": "academicconference",
 }
 
 
@@ -89,6 +92,8 @@ class LabelMapping:
     pretrained (List[str]): The pretrained labels, in their order.
     pairs (Dict[str, Dict[str, str]]): target -> {pretrained label: rule}.
     classes (Dict[str, Optional[str]]): target -> the ontology class it was matched through.
+    dropped (List[str]): Pretrained labels deliberately dropped in zero-shot use, whatever
+        the ``unmapped`` policy (e.g. ENTITY, the paper's catch-all for untyped anchors).
     notes (List[str]): Remarks worth a look (ties, override labels that do not exist, ...).
     """
 
@@ -96,6 +101,7 @@ class LabelMapping:
     pretrained: List[str]
     pairs: Dict[str, Dict[str, str]] = field(default_factory=dict)
     classes: Dict[str, Optional[str]] = field(default_factory=dict)
+    dropped: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,9 +116,9 @@ class LabelMapping:
 
     @property
     def unmapped_pretrained(self) -> List[str]:
-        """Pretrained labels that no target label collects."""
+        """Pretrained labels that no target label collects (and that are not dropped)."""
         used = self.to_collapse_map()
-        return [p for p in self.pretrained if p not in used]
+        return [p for p in self.pretrained if p not in used and p not in self.dropped]
 
     def target_of(self, pretrained: str) -> Optional[str]:
         """The target label a pretrained label maps to, or None."""
@@ -149,6 +155,7 @@ class LabelMapping:
         out = {r: 0 for r in RULES}
         for _, _, r in self.rows():
             out[r] = out.get(r, 0) + 1
+        out["dropped"] = len(self.dropped)
         out["unmapped_target"] = len(self.unmapped_target)
         out["unmapped_pretrained"] = len(self.unmapped_pretrained)
         return out
@@ -169,6 +176,7 @@ class LabelMapping:
             "target": target,
             "unmapped_target": self.unmapped_target,
             "unmapped_pretrained": self.unmapped_pretrained,
+            "drop": list(self.dropped),
             "pretrained_labels": list(self.pretrained),
             "notes": list(self.notes),
         }
@@ -220,7 +228,13 @@ class LabelMapping:
             classes[t] = entry.get("class")
         pretrained = list(data.get("pretrained_labels") or [])
         extra = list(data.get("unmapped_pretrained") or [])
-        for p in [*seen, *extra]:
+        dropped = data.get("drop") or []
+        if not isinstance(dropped, list) or not all(isinstance(p, str) for p in dropped):
+            raise NerbertError("'drop' must be a list of pretrained label names", where)
+        for p in dropped:
+            if p in seen:
+                raise NerbertError(f"pretrained label '{p}' is both mapped to '{seen[p]}' and in 'drop'", where)
+        for p in [*seen, *extra, *dropped]:
             if p not in pretrained:
                 pretrained.append(p)
         return cls(
@@ -228,6 +242,7 @@ class LabelMapping:
             pretrained=pretrained,
             pairs=pairs,
             classes=classes,
+            dropped=list(dropped),
             notes=list(data.get("notes") or []),
         )
 
@@ -440,10 +455,13 @@ def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[st
     """Parse an override file into ``({"map": {...}, "unmap": [...], "replace": bool}, where)``.
 
     Accepted forms (JSON or YAML):
-    - ``{"map": {target: [pretrained, ...]}, "unmap": [pretrained, ...]}``: the listed
-      pretrained labels move to that target (taken from whichever target had them);
-      a value ``{"pretrained": [...], "replace": true}`` also drops the target's other
-      labels; ``unmap`` removes pretrained labels from the mapping altogether.
+    - ``{"map": {target: [pretrained, ...]}, "unmap": [pretrained, ...], "drop": [...]}``:
+      the listed pretrained labels move to that target (taken from whichever target had
+      them); a value ``{"pretrained": [...], "replace": true}`` also removes the target's
+      other labels; ``unmap`` removes pretrained labels from the mapping (they follow the
+      zero-shot ``unmapped`` policy); ``drop`` removes them and marks them as always
+      dropped in zero-shot use. ``description`` and ``intentionally_unmapped`` (target
+      labels with no pretrained counterpart, for the reader) are documentation.
     - a mapping written by `LabelMapping.save` (edited by hand): every target it lists
       gets exactly the labels listed (replace).
     - a plain ``{target: [pretrained, ...]}`` object: like ``map``.
@@ -458,22 +476,33 @@ def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[st
         data = _read_structured(source, "label override file")
     if not isinstance(data, Mapping):
         raise NerbertError("a label override file must hold an object (target label -> pretrained labels)", where)
-    result: Dict[str, Any] = {"map": {}, "unmap": []}
+    result: Dict[str, Any] = {"map": {}, "unmap": [], "drop": []}
     if "target" in data:
         full = LabelMapping.from_dict(data, where=where)
         for t in full.targets:
             result["map"][t] = {"pretrained": list(full.pairs[t]), "replace": True}
+        result["drop"] = list(full.dropped)
         return result, where
-    if "map" in data or "unmap" in data:
+    doc_keys = ("description", "comment", "notes", "intentionally_unmapped")
+    if any(k in data for k in ("map", "unmap", "drop")):
+        unknown = [k for k in data if k not in ("map", "unmap", "drop", *doc_keys)]
+        if unknown:
+            raise NerbertError(
+                f"unknown key(s) {', '.join(map(repr, unknown))} in override file "
+                "(valid: map, unmap, drop, description, intentionally_unmapped)",
+                where,
+            )
         raw_map = data.get("map") or {}
         unmap = data.get("unmap") or []
+        drop = data.get("drop") or []
     else:
-        raw_map = {k: v for k, v in data.items() if k not in ("description", "comment", "notes")}
-        unmap = []
+        raw_map = {k: v for k, v in data.items() if k not in doc_keys}
+        unmap, drop = [], []
     if not isinstance(raw_map, Mapping):
         raise NerbertError("'map' must be an object of target label -> pretrained labels", where)
-    if not isinstance(unmap, (list, tuple)) or not all(isinstance(p, str) for p in unmap):
-        raise NerbertError("'unmap' must be a list of pretrained label names", where)
+    for key, val in (("unmap", unmap), ("drop", drop)):
+        if not isinstance(val, (list, tuple)) or not all(isinstance(p, str) for p in val):
+            raise NerbertError(f"'{key}' must be a list of pretrained label names", where)
     for t, v in raw_map.items():
         replace = False
         if isinstance(v, Mapping):
@@ -485,6 +514,7 @@ def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[st
             raise NerbertError(f"override of target label '{t}' must be a list of pretrained label names", where)
         result["map"][str(t)] = {"pretrained": list(v), "replace": replace}
     result["unmap"] = list(unmap)
+    result["drop"] = list(drop)
     return result, where
 
 
@@ -511,11 +541,14 @@ def apply_overrides(
         for ps in mapping.pairs.values():
             ps.pop(p, None)
 
-    for p in data["unmap"]:
-        if p not in known_pre:
-            problem(f"'unmap' names pretrained label '{p}', which the pretrained label set does not have")
-            continue
-        remove(p)
+    for key in ("unmap", "drop"):
+        for p in data[key]:
+            if p not in known_pre:
+                problem(f"'{key}' names pretrained label '{p}', which the pretrained label set does not have")
+                continue
+            remove(p)
+            if key == "drop" and p not in mapping.dropped:
+                mapping.dropped.append(p)
     for t, entry in data["map"].items():
         if t not in known_tgt:
             problem(f"override names target label '{t}', which is not in the target schema")
@@ -528,6 +561,8 @@ def apply_overrides(
                 continue
             previous = mapping.pairs[t].get(p)
             remove(p)
+            if p in mapping.dropped:
+                mapping.dropped.remove(p)
             mapping.pairs[t][p] = previous if previous is not None else OVERRIDE
     return mapping
 
@@ -618,10 +653,15 @@ def label_set_labels(name: str, ontology: Any = None) -> List[str]:
     ontology (Ontology): Needed for "212" and "4".
     RETURNS (List[str]): The labels (ENTITY included).
     """
+    if name == "315":
+        try:
+            from .labels import paper_labels
+        except ImportError:  # the label module is optional for the 315 list
+            path = Path(__file__).parent / "data" / "labels-315.txt"
+            return [ln.strip() for ln in path.read_text(encoding="utf8").splitlines() if ln.strip()]
+        return list(paper_labels())
     from . import labels as labels_mod
 
-    if name == "315":
-        return list(labels_mod.paper_labels())
     if ontology is None:
         raise NerbertError(f"label set '{name}' needs the DBpedia ontology (--ontology)")
     return list(labels_mod.get_label_set(name, ontology).labels)

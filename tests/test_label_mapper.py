@@ -44,6 +44,16 @@ def test_unmapped_becomes_misc():
     assert "misc" in mapper.labels
 
 
+def test_dropped_labels_never_become_misc():
+    nlp = spacy.blank("en")
+    lm = LabelMapping.from_head_mapping(HEAD)
+    lm.pretrained.append("film")
+    lm.dropped.append("film")
+    mapper = nlp.add_pipe("label_mapper", config={"unmapped": "misc"})
+    mapper.set_mapping(lm)
+    assert [label for _, label in _ents(mapper(_doc(nlp)))] == ["politician", "person", "country"]
+
+
 def test_mapping_from_file_in_full_format(tmp_path):
     lm = LabelMapping.from_head_mapping(HEAD, rule="exact")
     path = tmp_path / "m.json"

@@ -85,6 +85,7 @@ class LabelMapper:
         self.scorer = scorer
         self.mapping: Optional[LabelMapping] = None
         self._collapse: Dict[str, str] = {}
+        self._dropped: set = set()
         self._pending: Optional[str] = None
         if mapping is not None:
             if isinstance(mapping, (str, Path)) and not Path(mapping).exists():
@@ -101,6 +102,7 @@ class LabelMapper:
         """
         self.mapping = as_label_mapping(mapping)
         self._collapse = self.mapping.to_collapse_map()
+        self._dropped = set(self.mapping.dropped)
         self._pending = None
 
     @property
@@ -134,7 +136,9 @@ class LabelMapper:
         target = self._collapse.get(label)
         if target is not None:
             return target
-        return None if self.unmapped == DROP else self.unmapped
+        if label in self._dropped or self.unmapped == DROP:
+            return None
+        return self.unmapped
 
     # --- processing -------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:

@@ -1,0 +1,334 @@
+"""Evaluation as in the paper: seqeval micro F1 over BIO tags (seqeval's
+default, conlleval-compatible mode), per-type precision/recall/F1, mean and
+standard deviation over seeds, and Table-2-style markdown tables.
+
+Scores are fractions in [0, 1] in every JSON; tables show percentages.
+
+Gold and predicted tags both come from ``doc.ents`` over the *gold*
+tokenisation (the pipeline runs on a copy of each gold doc's words), so the
+two tag sequences always align and are always valid BIO. On valid BIO,
+seqeval's default and strict modes and spaCy's exact-match entity scorer give
+the same numbers; they differ only on invalid BIO (an ``I-X`` after ``O``),
+which the dataset readers repair before anything is scored.
+"""
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from .errors import NerbertError, require_file
+
+PathLike = Union[str, Path]
+
+METRIC = "seqeval micro F1 over BIO tags (default mode)"
+
+#: The paper's Table 2 (F1, %), BERT-base-cased backbone. Keys: setting -> arm -> domain.
+PAPER_TABLE2: Dict[str, Dict[str, Dict[str, float]]] = {
+    "target": {
+        "bert": dict(politics=66.56, science=63.73, music=66.59, literature=59.95, ai=50.37, twitter=83.34,
+                     btc=75.61, bionlp13cg=78.05, bionlp13pc=83.20, sec=76.23, re3d=68.42),
+        "nerbert-4types": dict(politics=70.76, science=68.31, music=71.02, literature=63.91, ai=57.03,
+                               twitter=83.40, btc=77.26, bionlp13cg=78.80, bionlp13pc=83.91, sec=77.55, re3d=69.22),
+        "nerbert-212types": dict(politics=73.81, science=71.09, music=75.98, literature=68.13, ai=58.58,
+                                 twitter=83.46, btc=77.06, bionlp13cg=79.20, bionlp13pc=85.11, sec=77.85,
+                                 re3d=70.28),
+        "nerbert": dict(politics=73.69, science=71.90, music=76.23, literature=67.85, ai=60.39, twitter=83.59,
+                        btc=77.30, bionlp13cg=79.86, bionlp13pc=85.35, sec=78.72, re3d=70.79),
+    },
+    "source-target": {
+        "bert": dict(politics=68.71, science=64.94, music=68.30, literature=63.63, ai=58.88, twitter=83.77,
+                     btc=77.28, bionlp13cg=78.59, bionlp13pc=84.02, sec=75.97, re3d=69.57),
+        "nerbert-4types": dict(politics=71.98, science=69.27, music=75.46, literature=66.37, ai=59.03,
+                               twitter=83.85, btc=77.70, bionlp13cg=79.57, bionlp13pc=84.29, sec=77.88, re3d=70.21),
+        "nerbert-212types": dict(politics=75.09, science=72.13, music=79.49, literature=71.33, ai=63.27,
+                                 twitter=83.77, btc=77.74, bionlp13cg=79.63, bionlp13pc=84.97, sec=78.30,
+                                 re3d=70.70),
+        "nerbert": dict(politics=76.12, science=72.10, music=80.20, literature=71.90, ai=63.34, twitter=83.97,
+                        btc=77.76, bionlp13cg=80.16, bionlp13pc=85.86, sec=78.39, re3d=71.59),
+    },
+}
+
+#: Column headers as in the paper.
+DOMAIN_HEADERS = {
+    "politics": "Pol.", "science": "Sci.", "music": "Mus.", "literature": "Lit.", "ai": "AI",
+    "twitter": "Twi.", "btc": "BTwi.", "bionlp13cg": "BioCG", "bionlp13pc": "BioPC", "sec": "Fin.",
+    "re3d": "Def.",
+}
+
+_ALIASES = {"finance": "sec", "fin": "sec", "defence": "re3d", "defense": "re3d", "broadtwitter": "btc",
+            "biocg": "bionlp13cg", "biopc": "bionlp13pc"}
+
+
+def paper_domain(domain: str) -> str:
+    """Map a grid domain name to the paper's key (``crossner-politics`` -> ``politics``).
+
+    domain (str): A domain name.
+    RETURNS (str): The key used in PAPER_TABLE2 (unchanged if unknown).
+    """
+    d = domain.lower()
+    if d.startswith("crossner-"):
+        d = d[len("crossner-"):]
+    return _ALIASES.get(d, d)
+
+
+def doc_bio_tags(doc) -> List[str]:
+    """BIO tags of ``doc.ents`` (tokens outside an entity or unannotated -> ``O``).
+
+    doc (Doc): A doc.
+    RETURNS (List[str]): One tag per token.
+    """
+    out = []
+    for t in doc:
+        iob = t.ent_iob_
+        out.append(f"{iob}-{t.ent_type_}" if iob in ("B", "I") and t.ent_type_ else "O")
+    return out
+
+
+def score_bio(
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+    mode: Optional[str] = None,
+) -> Dict[str, Any]:
+    """seqeval scores of predicted vs gold BIO tag sequences.
+
+    gold (Sequence[Sequence[str]]): Gold tags per sentence.
+    pred (Sequence[Sequence[str]]): Predicted tags per sentence (same lengths).
+    mode (Optional[str]): None (seqeval default, as the paper) or "strict" (IOB2 scheme).
+    RETURNS (Dict[str, Any]): ``precision``, ``recall``, ``f1`` (micro), ``per_type``
+        ({label: {precision, recall, f1, support}}), ``n_sentences``, ``n_gold``, ``n_pred``.
+    """
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    gold = [list(g) for g in gold]
+    pred = [list(p) for p in pred]
+    if len(gold) != len(pred):
+        raise NerbertError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise NerbertError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+    kwargs: Dict[str, Any] = {"zero_division": 0}
+    if mode == "strict":
+        from seqeval.scheme import IOB2
+
+        kwargs.update(mode="strict", scheme=IOB2)
+    elif mode is not None:
+        raise NerbertError(f"unknown seqeval mode {mode!r}; use None (default) or 'strict'")
+    n_gold = sum(len(get_entities(g)) for g in gold)
+    n_pred = sum(len(get_entities(p)) for p in pred)
+    result: Dict[str, Any] = {
+        "precision": float(precision_score(gold, pred, **kwargs)),
+        "recall": float(recall_score(gold, pred, **kwargs)),
+        "f1": float(f1_score(gold, pred, **kwargs)),
+    }
+    per_type: Dict[str, Dict[str, float]] = {}
+    if n_gold or n_pred:
+        report = classification_report(gold, pred, output_dict=True, **kwargs)
+        for label, row in sorted(report.items()):
+            if label.endswith(" avg"):
+                continue
+            per_type[label] = {
+                "precision": float(row["precision"]),
+                "recall": float(row["recall"]),
+                "f1": float(row["f1-score"]),
+                "support": int(row["support"]),
+            }
+    result.update(per_type=per_type, n_sentences=len(gold), n_gold=n_gold, n_pred=n_pred)
+    return result
+
+
+def score_docs(gold_docs: Sequence, pred_docs: Sequence, mode: Optional[str] = None) -> Dict[str, Any]:
+    """Score predicted docs against gold docs (same tokens) with :func:`score_bio`.
+
+    gold_docs (Sequence[Doc]): Docs with gold ``doc.ents``.
+    pred_docs (Sequence[Doc]): Docs with predicted ``doc.ents``, token-aligned with gold.
+    mode (Optional[str]): seqeval mode (None = default).
+    RETURNS (Dict[str, Any]): See :func:`score_bio`.
+    """
+    if len(gold_docs) != len(pred_docs):
+        raise NerbertError(f"{len(gold_docs)} gold docs but {len(pred_docs)} predicted docs")
+    for i, (g, p) in enumerate(zip(gold_docs, pred_docs)):
+        if len(g) != len(p) or any(a.text != b.text for a, b in zip(g, p)):
+            raise NerbertError(f"doc {i}: predicted tokens differ from the gold tokens")
+    return score_bio([doc_bio_tags(d) for d in gold_docs], [doc_bio_tags(d) for d in pred_docs], mode=mode)
+
+
+def predict_docs(nlp, gold_docs: Iterable, batch_size: int = 64) -> List:
+    """Run ``nlp`` over fresh copies of the gold docs' tokens (no gold annotation).
+
+    nlp (Language): The pipeline.
+    gold_docs (Iterable[Doc]): Gold docs.
+    batch_size (int): Batch size for ``nlp.pipe``.
+    RETURNS (List[Doc]): Predicted docs, token-aligned with the gold docs.
+    """
+    from spacy.tokens import Doc
+
+    inputs = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in gold_docs]
+    return list(nlp.pipe(inputs, batch_size=batch_size))
+
+
+def load_test_docs(test_path: PathLike, vocab=None) -> List:
+    """Read a DocBin of gold docs; NerbertError if missing, unreadable or empty."""
+    from spacy.tokens import DocBin
+    from spacy.vocab import Vocab
+
+    path = require_file(test_path, "test DocBin")
+    try:
+        docs = list(DocBin().from_disk(path).get_docs(vocab if vocab is not None else Vocab()))
+    except Exception as err:  # spaCy raises several types for a corrupt file
+        raise NerbertError(f"is not a readable spaCy DocBin ({type(err).__name__}: {err})", path) from None
+    if not docs:
+        raise NerbertError("contains no docs", path)
+    return docs
+
+
+def evaluate_pipeline(
+    model: Union[PathLike, Any],
+    test_path: PathLike,
+    batch_size: int = 64,
+    gpu_id: int = -1,
+    mode: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Evaluate a pipeline on a gold DocBin with seqeval (micro F1 + per type).
+
+    model (str | Path | Language): Pipeline directory/package name, or a loaded pipeline.
+    test_path (str | Path): DocBin with gold ``doc.ents``.
+    batch_size (int): Batch size for prediction.
+    gpu_id (int): GPU to use (-1 = CPU).
+    mode (Optional[str]): seqeval mode (None = default, as the paper; "strict").
+    RETURNS (Dict[str, Any]): :func:`score_bio`'s keys plus ``metric``, ``model``, ``test``,
+        ``n_tokens``, ``seconds`` and ``words_per_second``.
+    """
+    import spacy
+
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    if isinstance(model, (str, Path)):
+        model_name = str(model)
+        if Path(model).exists() and not (Path(model) / "config.cfg").is_file():
+            raise NerbertError("is not a spaCy pipeline directory (no config.cfg)", model)
+        try:
+            nlp = spacy.load(model)
+        except OSError as err:
+            raise NerbertError(f"cannot be loaded as a spaCy pipeline ({err})", model) from None
+    else:
+        nlp = model
+        model_name = str(getattr(nlp, "path", None) or nlp.meta.get("name", "pipeline"))
+    gold = load_test_docs(test_path, nlp.vocab)
+    start = time.perf_counter()
+    pred = predict_docs(nlp, gold, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    result = score_docs(gold, pred, mode=mode)
+    n_tokens = sum(len(d) for d in gold)
+    result.update(
+        metric=METRIC if mode is None else f"seqeval micro F1 over BIO tags ({mode} mode)",
+        model=model_name,
+        test=str(test_path),
+        n_tokens=n_tokens,
+        seconds=round(seconds, 3),
+        words_per_second=round(n_tokens / seconds, 1) if seconds > 0 else None,
+    )
+    return result
+
+
+def _mean_std(values: Sequence[float]) -> Dict[str, float]:
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": mean, "std": std}
+
+
+def aggregate(results: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Mean and sample standard deviation (n-1) over runs (seeds).
+
+    results (Sequence[Mapping]): Result dicts with ``f1``, ``precision``, ``recall``
+        and optionally ``per_type`` and ``seed``.
+    RETURNS (Dict[str, Any]): ``n``, ``seeds``, ``f1``/``precision``/``recall`` as
+        {mean, std}, and ``per_type`` {label: {f1: {mean, std}}} over runs that have it.
+    """
+    if not results:
+        raise NerbertError("no results to aggregate")
+    out: Dict[str, Any] = {"n": len(results), "seeds": [r.get("seed") for r in results]}
+    for key in ("f1", "precision", "recall"):
+        values = [float(r[key]) for r in results if r.get(key) is not None]
+        if len(values) != len(results):
+            raise NerbertError(f"{len(results) - len(values)} of {len(results)} results have no {key!r}")
+        out[key] = _mean_std(values)
+    labels = sorted({lab for r in results for lab in (r.get("per_type") or {})})
+    out["per_type"] = {
+        lab: {"f1": _mean_std([r["per_type"][lab]["f1"] for r in results if lab in (r.get("per_type") or {})])}
+        for lab in labels
+    }
+    return out
+
+
+def format_cell(agg: Optional[Mapping[str, Any]], digits: int = 2) -> str:
+    """``mean ± std`` of F1 in percent (``–`` for a missing cell)."""
+    if not agg:
+        return "–"
+    f1 = agg["f1"]
+    if agg.get("n", 1) > 1:
+        return f"{100 * f1['mean']:.{digits}f} ± {100 * f1['std']:.{digits}f}"
+    return f"{100 * f1['mean']:.{digits}f}"
+
+
+def render_table(
+    cells: Mapping[str, Mapping[str, Optional[Mapping[str, Any]]]],
+    domains: Sequence[str],
+    paper: Optional[Mapping[str, Mapping[str, float]]] = None,
+    paper_label: str = "paper (BERT-base)",
+    show_n: bool = True,
+) -> str:
+    """A Table-2-style markdown table: rows = arms, columns = domains (+ Avg.).
+
+    cells (Mapping[str, Mapping[str, agg]]): arm -> domain -> :func:`aggregate` output (or None).
+    domains (Sequence[str]): Column order.
+    paper (Optional[Mapping[str, Mapping[str, float]]]): Reference rows arm -> paper domain
+        key -> F1 (%), e.g. ``PAPER_TABLE2["target"]``; rows for arms in ``cells`` only.
+    paper_label (str): Prefix of the reference rows.
+    show_n (bool): Add a column with the number of runs per cell (min-max).
+    RETURNS (str): Markdown.
+    """
+    headers = ["Model"] + [DOMAIN_HEADERS.get(paper_domain(d), d) for d in domains] + ["Avg."]
+    if show_n:
+        headers.append("runs")
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + [":---:"] * (len(headers) - 1)) + "|"]
+    for arm, row in cells.items():
+        aggs = [row.get(d) for d in domains]
+        vals = ["–" if a is None else format_cell(a) for a in aggs]
+        if aggs and all(a is not None for a in aggs):
+            avg = f"{100 * statistics.fmean(a['f1']['mean'] for a in aggs):.2f}"
+        else:
+            avg = "–"
+        line = [arm] + vals + [avg]
+        if show_n:
+            ns = [a["n"] for a in aggs if a is not None]
+            line.append("–" if not ns else (str(min(ns)) if min(ns) == max(ns) else f"{min(ns)}-{max(ns)}"))
+        lines.append("| " + " | ".join(line) + " |")
+    if paper:
+        for arm in cells:
+            ref = paper.get(arm)
+            if not ref:
+                continue
+            vals = [ref.get(paper_domain(d)) for d in domains]
+            shown = ["–" if v is None else f"{v:.2f}" for v in vals]
+            avg = f"{statistics.fmean(vals):.2f}" if vals and all(v is not None for v in vals) else "–"
+            line = [f"{paper_label}: {arm}"] + shown + [avg]
+            if show_n:
+                line.append("5")
+            lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_per_type(result: Mapping[str, Any]) -> str:
+    """Markdown table of one result's per-type P/R/F (percent) and support."""
+    lines = ["| type | P | R | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for label, row in sorted(result.get("per_type", {}).items()):
+        lines.append(
+            f"| {label} | {100 * row['precision']:.2f} | {100 * row['recall']:.2f} | "
+            f"{100 * row['f1']:.2f} | {row['support']} |"
+        )
+    lines.append(
+        f"| **micro** | {100 * result['precision']:.2f} | {100 * result['recall']:.2f} | "
+        f"{100 * result['f1']:.2f} | {result.get('n_gold', '')} |"
+    )
+    return "\n".join(lines) + "\n"

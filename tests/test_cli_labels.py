@@ -1,0 +1,151 @@
+"""``nerbert labels``: map, show, list, zeroshot, infobox-types."""
+import json
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin, Span
+
+from nerbert_spacy.cli import app
+from nerbert_spacy.errors import NerbertError
+
+TTL = """
+@prefix dbo: <http://dbpedia.org/ontology/> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+dbo:Person a owl:Class .
+dbo:Politician a owl:Class ; rdfs:subClassOf dbo:Person .
+dbo:President a owl:Class ; rdfs:subClassOf dbo:Politician .
+dbo:Scientist a owl:Class ; rdfs:subClassOf dbo:Person .
+dbo:Place a owl:Class .
+dbo:Country a owl:Class ; rdfs:subClassOf dbo:Place .
+dbo:Work a owl:Class .
+dbo:Film a owl:Class ; rdfs:subClassOf dbo:Work .
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    onto = tmp_path / "onto.ttl"
+    onto.write_text(TTL)
+    labels = tmp_path / "pretrained.txt"
+    labels.write_text("person\npolitician\npresident\nscientist\ncountry\nfilm\nENTITY\n")
+    return tmp_path, onto, labels
+
+
+def test_map_show(cli_runner, files):
+    tmp, onto, labels = files
+    out = tmp / "mapping.json"
+    r = cli_runner.invoke(
+        app, ["labels", "map", "politician", "person", "misc", "--pretrained", str(labels), "--ontology", str(onto),
+              "--output", str(out)]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["target"]["politician"]["pretrained"] == ["politician", "president"]
+    assert data["target"]["person"]["rule"]["scientist"] == "descendant"
+    assert data["unmapped_target"] == ["misc"]
+    assert data["unmapped_pretrained"] == ["country", "film", "ENTITY"]
+    r = cli_runner.invoke(app, ["labels", "show", str(out)])
+    assert r.exit_code == 0
+    assert "descendant  president" in r.output
+    assert "unmapped target labels (1): misc" in r.output
+    assert "unmapped pretrained labels (3): country, film, ENTITY" in r.output
+
+
+def test_map_with_overrides_and_from_data(cli_runner, files):
+    tmp, onto, labels = files
+    nlp = spacy.blank("en")
+    doc = Doc(nlp.vocab, words=["Obama", "in", "France", "saw", "X"])
+    doc.ents = [Span(doc, 0, 1, "politician"), Span(doc, 2, 3, "country"), Span(doc, 4, 5, "misc")]
+    DocBin(docs=[doc]).to_disk(tmp / "train.spacy")
+    ov = tmp / "ov.yml"
+    ov.write_text("map:\n  misc: [film]\ndrop: [ENTITY]\n")
+    out = tmp / "m.json"
+    r = cli_runner.invoke(
+        app, ["labels", "map", "--from-data", str(tmp / "train.spacy"), "--pretrained", str(labels),
+              "--ontology", str(onto), "--overrides", str(ov), "-o", str(out)]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert sorted(data["target"]) == ["country", "misc", "politician"]
+    assert data["target"]["misc"]["rule"] == {"film": "override"}
+    assert data["drop"] == ["ENTITY"]
+    # an override naming a label that does not exist is an error unless --lenient
+    ov.write_text("map:\n  misc: [flim]\n")
+    args = ["labels", "map", "misc", "--pretrained", str(labels), "--overrides", str(ov), "-o", str(out)]
+    r = cli_runner.invoke(app, args)
+    assert isinstance(r.exception, NerbertError) and "flim" in str(r.exception)
+    r = cli_runner.invoke(app, args + ["--lenient"])
+    assert r.exit_code == 0 and "override skipped" in r.output
+
+
+def test_map_with_bundled_override(cli_runner, files):
+    tmp, onto, labels = files
+    r = cli_runner.invoke(
+        app, ["labels", "map", "politician", "person", "organisation", "misc", "--pretrained", str(labels),
+              "--overrides", "crossner-politics", "--lenient", "-o", str(tmp / "m.json")]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp / "m.json").read_text())["drop"] == ["ENTITY"]
+
+
+def test_list_315(cli_runner):
+    r = cli_runner.invoke(app, ["labels", "list", "315"])
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert len(lines) == 315 and "politicalparty" in lines
+    r = cli_runner.invoke(app, ["labels", "list", "999"])
+    assert isinstance(r.exception, NerbertError)
+
+
+class _FakeTagger:
+    labels = ("president", "scientist", "country", "film")
+    TYPES = {"Obama": "president", "Curie": "scientist", "France": "country", "Inception": "film"}
+
+    def __call__(self, doc):
+        doc.ents = [Span(doc, t.i, t.i + 1, label=self.TYPES[t.text]) for t in doc if t.text in self.TYPES]
+        return doc
+
+
+@spacy.Language.factory("_test_cli_fake_tagger")
+def _make_fake(nlp, name):
+    return _FakeTagger()
+
+
+def test_zeroshot(cli_runner, tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("_test_cli_fake_tagger")
+    nlp.to_disk(tmp_path / "pretrained")
+    gold = Doc(nlp.vocab, words=["Obama", "met", "Curie", "in", "France", "for", "Inception"])
+    gold.ents = [Span(gold, 0, 1, "politician"), Span(gold, 2, 3, "person"), Span(gold, 6, 7, "misc")]
+    DocBin(docs=[gold]).to_disk(tmp_path / "test.spacy")
+    (tmp_path / "m.json").write_text(json.dumps({"politician": ["president"], "person": ["scientist"]}))
+    out = tmp_path / "result.json"
+    args = ["labels", "zeroshot", str(tmp_path / "pretrained"), str(tmp_path / "test.spacy"),
+            "--mapping", str(tmp_path / "m.json"), "-o", str(out)]  # fmt: skip
+    r = cli_runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["precision"] == pytest.approx(1.0) and res["recall"] == pytest.approx(2 / 3)
+    r = cli_runner.invoke(app, args + ["--unmapped", "misc", "--save-pipeline", str(tmp_path / "zs")])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["recall"] == pytest.approx(1.0)  # the film became misc ...
+    assert res["precision"] == pytest.approx(3 / 4)  # ... and so did France (country is unmapped)
+    assert res["unmapped"] == "misc"
+    assert spacy.load(tmp_path / "zs").pipe_names[-1] == "label_mapper"
+
+
+def test_infobox_types_cli(cli_runner, tmp_path):
+    pytest.importorskip("nerbert_spacy.wikipedia.dump")
+    from test_infobox import MAPPING_XML, _write_dump
+
+    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
+    dump = _write_dump(tmp_path / "dump.xml")
+    out = tmp_path / "types.nt"
+    r = cli_runner.invoke(
+        app, ["labels", "infobox-types", str(dump), "--mappings", str(tmp_path / "Mapping_en.xml"), "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "2 typed by infobox" in r.output
+    assert "<http://dbpedia.org/ontology/City>" in out.read_text()

@@ -1,3 +1,87 @@
+"""``nerbert data``: convert target-domain datasets (and users' own CoNLL/IOB/JSONL
+data) to spaCy DocBins with deterministic splits and few-shot subsets."""
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
-app = typer.Typer(help="data commands", no_args_is_help=True)
+from ..errors import NerbertError
+
+app = typer.Typer(help="Target-domain datasets: convert to DocBin, splits, few-shot subsets.", no_args_is_help=True)
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command("convert")
+def convert(
+    dataset: str = typer.Argument(..., help="crossner-<politics|science|music|literature|ai>, conll2003, btc, sec, "
+                                            "re3d, bionlp13cg, bionlp13pc, or generic conll / iob / jsonl"),
+    source: Optional[Path] = typer.Argument(None, help="Source folder (generic formats: folder or one file)"),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder for {train,dev,test}.spacy + meta.json"),
+    few_shot: List[str] = typer.Option([], "--few-shot", help="Few-shot size: count (50) or percentage (10%); repeatable"),
+    seed: List[int] = typer.Option([1], "--seed", help="Few-shot sampling seed; repeatable"),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed for held-out dev/test parts"),
+    train: Optional[Path] = typer.Option(None, "--train", help="Generic formats: training file"),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="Generic formats: dev file (else split from train)"),
+    test: Optional[Path] = typer.Option(None, "--test", help="Generic formats: test file (else split from train)"),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Generic formats: tag scheme bio|io|bioes|auto"),
+) -> None:
+    """Convert DATASET from SOURCE to OUTPUT/{train,dev,test}.spacy + meta.json."""
+    from ..datasets.registry import convert_dataset
+
+    options = {}
+    if dataset in ("conll", "iob", "jsonl"):
+        options = {"train": train, "dev": dev, "test": test, "scheme": scheme}
+    elif any(x is not None for x in (train, dev, test, scheme)):
+        _fail(NerbertError(f"--train/--dev/--test/--scheme are for the generic formats, not {dataset}"))
+    try:
+        meta = convert_dataset(dataset, source, output, few_shot=few_shot, seeds=seed, split_seed=split_seed, **options)
+    except NerbertError as err:
+        _fail(err)
+        return
+    paper = meta.get("paper_sizes") or {}
+    for split in ("train", "dev", "test"):
+        ref = f" (paper {paper[split]})" if split in paper else ""
+        st = meta["stats"][split]
+        typer.echo(f"{split:>5}: {meta['sizes'][split]} sentences{ref}, {st['entities']} entities  - {meta['splits'][split]}")
+    repairs = {k: sum(r[k] for r in meta["read"].values()) for k in
+               ("bio_repairs", "io_to_bio", "bioes_to_bio", "empty_tokens_dropped", "empty_sentences_dropped",
+                "spans_expanded", "docstarts")}
+    changed = ", ".join(f"{k} {v}" for k, v in repairs.items() if v)
+    typer.echo(f"labels ({len(meta['labels'])}): {', '.join(meta['labels'])}")
+    if changed:
+        typer.echo(f"changes: {changed}")
+    for fs in meta["few_shot"]:
+        typer.echo(f"few-shot {fs['size']} seed {fs['seed']}: {fs['sentences']} sentences -> {fs['file']}")
+    typer.echo(f"wrote {output}/{{train,dev,test}}.spacy and meta.json")
+
+
+@app.command("list")
+def list_datasets() -> None:
+    """List the known datasets with the paper's split sizes (Table 3)."""
+    from ..datasets.registry import DATASETS
+
+    for name, info in DATASETS.items():
+        sizes = "/".join(str(x) for x in info.paper_sizes) if info.paper_sizes else "-"
+        typer.echo(f"{name:<20} {sizes:<18} {info.description}")
+
+
+@app.command("fewshot")
+def fewshot(
+    train: Path = typer.Argument(..., help="A train.spacy DocBin"),
+    few_shot: str = typer.Option(..., "--few-shot", help="Count (50) or percentage (10%)"),
+    seed: int = typer.Option(1, "--seed", help="Sampling seed"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default: beside TRAIN)"),
+) -> None:
+    """Sample a few-shot subset of an existing train.spacy."""
+    from ..datasets.registry import write_fewshot
+
+    try:
+        out, n = write_fewshot(train, few_shot, seed, output)
+    except NerbertError as err:
+        _fail(err)
+        return
+    typer.echo(f"wrote {n} sentences to {out}")

@@ -1,0 +1,679 @@
+"""The paper's experiment grid: domains x arms x seeds x settings (x few-shot sizes).
+
+An *arm* is a way to initialise the encoder before fine-tuning: ``bert``
+(``paths.pretrained = null``: the plain encoder), ``nerbert`` /
+``nerbert-4types`` / ``nerbert-212types`` (a pretrained NER-BERT pipeline), or
+anything else a user names (optionally with a ``head_mapping`` for head
+transfer). Settings:
+
+* ``target`` (Target Only): fine-tune ``configs/finetune.cfg`` on the domain;
+* ``source-target`` (Source & Target): first train on CoNLL-2003 from the arm's
+  initialisation, then fine-tune on the domain with ``paths.pretrained`` = that
+  CoNLL-trained pipeline. One source model per (arm, seed) serves all domains.
+
+Each run is ``spacy train`` in its own Python subprocess (memory is freed, a
+crash does not stop the grid; its log goes to ``WORK_DIR/logs``), then the
+best model is evaluated on the domain's ``test.spacy`` (seqeval micro F1) and
+the metrics are written atomically to
+``RESULTS_DIR/<setting>/<domain>/<arm>/seed<N>.json`` (few-shot:
+``.../<arm>/fewshot-<size>/seed<N>.json``). A run whose result exists is
+skipped, so an interrupted grid resumes where it stopped. Trained models are
+deleted after evaluation unless ``keep_models``. The same seeds serve every
+arm (the paper: five seeds); seed N also picks few-shot subset N.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import srsly
+
+from .errors import NerbertError, require_file
+from .evaluation import PAPER_TABLE2, aggregate, render_table
+from .util import write_json_atomic, write_text_atomic
+
+PathLike = Union[str, Path]
+SETTINGS = ("target", "source-target")
+DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+PAPER_ARMS = ("bert", "nerbert-4types", "nerbert-212types", "nerbert")
+
+
+@dataclass
+class Arm:
+    """One row of the table: how the encoder is initialised.
+
+    name (str): Row name (``bert``, ``nerbert``, ...; paper rows match these names).
+    pretrained (Optional[str]): ``paths.pretrained`` (a NER-BERT pipeline) or None.
+    head_mapping (Optional[str]): ``paths.head_mapping`` for head transfer, or None.
+    overrides (Dict[str, Any]): Extra config overrides for this arm only.
+    """
+
+    name: str
+    pretrained: Optional[str] = None
+    head_mapping: Optional[str] = None
+    overrides: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GridSpec:
+    """Everything a grid needs. See the module docstring and ``docs/datasets.md``."""
+
+    name: str = "grid"
+    config: str = "configs/finetune.cfg"
+    domains: Dict[str, str] = field(default_factory=dict)
+    arms: List[Arm] = field(default_factory=list)
+    seeds: List[int] = field(default_factory=lambda: list(DEFAULT_SEEDS))
+    settings: List[str] = field(default_factory=lambda: ["target"])
+    few_shot: List[str] = field(default_factory=list)
+    full: bool = True
+    source_corpus: Optional[str] = None
+    encoder: Optional[str] = None
+    overrides: Dict[str, Any] = field(default_factory=dict)
+    source_overrides: Dict[str, Any] = field(default_factory=dict)
+    results_dir: Optional[str] = None
+    work_dir: Optional[str] = None
+    docs_dir: str = "docs/results"
+    keep_models: bool = False
+    gpu_id: int = -1
+    eval_batch_size: int = 64
+    command: Optional[str] = None
+
+    @property
+    def results_path(self) -> Path:
+        return Path(self.results_dir or f"results/{self.name}")
+
+    @property
+    def work_path(self) -> Path:
+        return Path(self.work_dir or f"training/grid/{self.name}")
+
+    def validate(self) -> "GridSpec":
+        """Check names and settings; NerbertError on the first problem."""
+        if not self.domains:
+            raise NerbertError("the grid has no domains (give --domain NAME=CORPUS_DIR)")
+        if not self.arms:
+            raise NerbertError("the grid has no arms (give --arm NAME=PRETRAINED_PIPELINE or NAME=null)")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise NerbertError(f"arm names must be unique: {names}")
+        for n in list(self.domains) + names:
+            if not n or "/" in n or n.startswith("."):
+                raise NerbertError(f"invalid domain/arm name {n!r}")
+        bad = [s for s in self.settings if s not in SETTINGS]
+        if bad:
+            raise NerbertError(f"unknown setting(s) {bad}; use {', '.join(SETTINGS)}")
+        if not self.seeds:
+            raise NerbertError("the grid has no seeds")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise NerbertError(f"seeds must be unique: {self.seeds}")
+        if "source-target" in self.settings and not self.source_corpus:
+            raise NerbertError("the source-target setting needs --source-corpus (a converted conll2003 folder)")
+        if not self.full and not self.few_shot:
+            raise NerbertError("nothing to run: no full-data runs and no few-shot sizes")
+        from .datasets.fewshot import parse_fewshot
+
+        self.few_shot = [parse_fewshot(s).tag for s in self.few_shot]
+        return self
+
+
+def _parse_arm_value(name: str, value: Any) -> Arm:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
+        return Arm(name)
+    if isinstance(value, str):
+        return Arm(name, pretrained=value)
+    if isinstance(value, dict):
+        unknown = set(value) - {"pretrained", "head_mapping", "overrides"}
+        if unknown:
+            raise NerbertError(f"arm {name!r} has unknown keys {sorted(unknown)}")
+        pre = value.get("pretrained")
+        pre = None if pre is None or str(pre).lower() in ("", "null", "none") else str(pre)
+        hm = value.get("head_mapping")
+        return Arm(name, pre, str(hm) if hm else None, dict(value.get("overrides") or {}))
+    raise NerbertError(f"arm {name!r}: expected a path, null or a mapping, got {value!r}")
+
+
+def parse_assignment(text: str, what: str) -> Tuple[str, str]:
+    """Split ``NAME=VALUE`` (NerbertError naming ``what`` otherwise)."""
+    if "=" not in text:
+        raise NerbertError(f"{what} must look like NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    if not name.strip():
+        raise NerbertError(f"{what} has an empty name: {text!r}")
+    return name.strip(), value.strip()
+
+
+def parse_override_value(value: str) -> Any:
+    """Parse a ``--set`` value like spaCy's CLI does (JSON if it parses, else string)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
+    """Build a GridSpec from an optional YAML/JSON file plus CLI values (CLI wins
+    where given, i.e. not None and not empty).
+
+    path (Optional[str | Path]): Grid file (``.yml``/``.yaml``/``.json``).
+    **cli: GridSpec fields; ``domains`` as {name: dir}, ``arms`` as {name: value}.
+    RETURNS (GridSpec): The validated spec.
+    """
+    data: Dict[str, Any] = {}
+    if path is not None:
+        p = require_file(path, "grid file")
+        try:
+            data = srsly.read_json(p) if p.suffix == ".json" else srsly.read_yaml(p)
+        except Exception as err:
+            raise NerbertError(f"cannot be parsed ({type(err).__name__}: {err})", p) from None
+        if not isinstance(data, dict):
+            raise NerbertError("must be a mapping of grid settings", p)
+        known = set(GridSpec.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise NerbertError(f"has unknown keys {sorted(unknown)}; known: {sorted(known)}", p)
+    for key, value in cli.items():
+        if value is None or (isinstance(value, (list, dict, tuple)) and not value):
+            continue
+        if key in ("overrides", "source_overrides") and key in data:
+            data[key] = {**(data[key] or {}), **value}
+        else:
+            data[key] = value
+    arms_raw = data.pop("arms", {}) or {}
+    if isinstance(arms_raw, list):
+        arms = [a if isinstance(a, Arm) else _parse_arm_value(a["name"], {k: v for k, v in a.items() if k != "name"})
+                for a in arms_raw]
+    else:
+        arms = [_parse_arm_value(str(n), v) for n, v in arms_raw.items()]
+    domains = {str(k): str(v) for k, v in (data.pop("domains", {}) or {}).items()}
+    seeds = data.pop("seeds", None)
+    if isinstance(seeds, str):
+        seeds = parse_seeds(seeds)
+    spec = GridSpec(domains=domains, arms=arms, **data)
+    if seeds is not None:
+        spec.seeds = [int(s) for s in seeds]
+    spec.few_shot = [str(s) for s in spec.few_shot]
+    return spec.validate()
+
+
+def parse_seeds(text: str) -> List[int]:
+    """``"1,2,3"`` or ``"1-5"`` -> [1, 2, 3(, 4, 5)]."""
+    out: List[int] = []
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise NerbertError(f"invalid seeds {text!r}: use 1,2,3 or 1-5") from None
+    if not out:
+        raise NerbertError(f"invalid seeds {text!r}: none given")
+    return out
+
+
+@dataclass
+class Run:
+    """One fine-tuning run of the grid."""
+
+    setting: str
+    domain: str
+    arm: str
+    seed: int
+    few_shot: Optional[str]
+    corpus: str
+    result_path: str
+    model_dir: str
+    log_path: str
+
+    @property
+    def key(self) -> str:
+        fs = f"/fewshot-{self.few_shot}" if self.few_shot else ""
+        return f"{self.setting}/{self.domain}/{self.arm}{fs}/seed{self.seed}"
+
+
+def result_path(results_dir: PathLike, setting: str, domain: str, arm: str, seed: int,
+                few_shot: Optional[str] = None) -> Path:
+    """``RESULTS_DIR/<setting>/<domain>/<arm>[/fewshot-<size>]/seed<N>.json``."""
+    p = Path(results_dir) / setting / domain / arm
+    if few_shot:
+        p = p / f"fewshot-{few_shot}"
+    return p / f"seed{seed}.json"
+
+
+def plan(spec: GridSpec) -> List[Run]:
+    """All runs of the grid in execution order: setting, seed, domain, size, arm
+    (so an interrupted grid has whole seeds for every arm)."""
+    runs = []
+    sizes: List[Optional[str]] = ([None] if spec.full else []) + list(spec.few_shot)
+    for setting in spec.settings:
+        for seed in spec.seeds:
+            for domain, corpus in spec.domains.items():
+                for size in sizes:
+                    for arm in spec.arms:
+                        key = f"{setting}/{domain}/{arm.name}" + (f"/fewshot-{size}" if size else "") + f"/seed{seed}"
+                        runs.append(Run(
+                            setting, domain, arm.name, seed, size, corpus,
+                            str(result_path(spec.results_path, setting, domain, arm.name, seed, size)),
+                            str(spec.work_path / "runs" / key),
+                            str(spec.work_path / "logs" / (key.replace("/", "__") + ".log")),
+                        ))
+    return runs
+
+
+def source_model_dir(spec: GridSpec, arm: str, seed: int) -> Path:
+    """Where the CoNLL-2003-trained pipeline of (arm, seed) lives."""
+    return spec.work_path / "source" / arm / f"seed{seed}"
+
+
+def _train_paths(spec: GridSpec, run: Run) -> Tuple[Path, Path, Path, int]:
+    """(train, dev, test, n_train) of a run; few-shot subsets are made on demand."""
+    corpus = Path(run.corpus)
+    train, dev, test = corpus / "train.spacy", corpus / "dev.spacy", corpus / "test.spacy"
+    for p in (train, dev, test):
+        require_file(p, f"{run.domain} corpus file (run `nerbert data convert` first)")
+    if run.few_shot:
+        from .datasets.fewshot import fewshot_filename
+        from .datasets.registry import write_fewshot
+
+        fs = corpus / fewshot_filename(run.few_shot, run.seed)
+        if not fs.is_file():
+            write_fewshot(train, run.few_shot, run.seed, fs)
+        train = fs
+    return train, dev, test, _count_docs(train)
+
+
+def _count_docs(path: Path) -> int:
+    from spacy.tokens import DocBin
+
+    return len(DocBin().from_disk(path))
+
+
+def run_overrides(spec: GridSpec, arm: Arm, seed: int, train: PathLike, dev: PathLike,
+                  pretrained: Optional[str], extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The ``spacy train`` overrides of one run (paths, seed, arm, user overrides)."""
+    ov: Dict[str, Any] = {
+        "paths.train": str(train),
+        "paths.dev": str(dev),
+        "paths.pretrained": pretrained,
+        "paths.head_mapping": arm.head_mapping,
+        "system.seed": int(seed),
+    }
+    if spec.encoder:
+        ov["paths.encoder"] = spec.encoder
+    ov.update(spec.overrides)
+    ov.update(extra or {})
+    ov.update(arm.overrides)
+    return ov
+
+
+# ---------------------------------------------------------------- execution
+
+
+class RunFailed(Exception):
+    """A training/evaluation subprocess failed; ``log`` has its output."""
+
+    def __init__(self, message: str, log: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:
+    """Train one pipeline and evaluate its best model (runs inside the subprocess).
+
+    job (Dict[str, Any]): ``config``, ``output``, ``overrides``, ``gpu_id`` and
+        optionally ``test`` and ``batch_size`` (no ``test``: train only).
+    RETURNS (Dict[str, Any]): The evaluation result plus ``train_seconds``,
+        ``eval_seconds`` and ``dev_performance`` (from the model's meta).
+    """
+    from spacy.cli.train import train
+
+    from .evaluation import evaluate_pipeline
+
+    start = time.perf_counter()
+    train(job["config"], job["output"], use_gpu=int(job.get("gpu_id", -1)), overrides=job["overrides"])
+    train_seconds = time.perf_counter() - start
+    best = Path(job["output"]) / "model-best"
+    if not best.is_dir():
+        raise RunFailed(f"training wrote no model-best in {job['output']}")
+    meta = srsly.read_json(best / "meta.json") if (best / "meta.json").is_file() else {}
+    result: Dict[str, Any] = {"train_seconds": round(train_seconds, 1), "dev_performance": meta.get("performance", {})}
+    if job.get("test"):
+        start = time.perf_counter()
+        result.update(evaluate_pipeline(best, job["test"], batch_size=int(job.get("batch_size", 64)),
+                                        gpu_id=int(job.get("gpu_id", -1))))
+        result["eval_seconds"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def run_subprocess(job: Dict[str, Any], log_path: PathLike) -> Dict[str, Any]:
+    """Run :func:`train_and_evaluate` in a fresh Python process; output goes to ``log_path``.
+
+    job (Dict[str, Any]): See :func:`train_and_evaluate`.
+    log_path (str | Path): Log file (stdout + stderr of the subprocess).
+    RETURNS (Dict[str, Any]): The subprocess's result.
+    """
+    log = Path(log_path)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    job_file = log.with_suffix(".job.json")
+    out_file = log.with_suffix(".result.json")
+    if out_file.exists():
+        out_file.unlink()
+    write_json_atomic(job_file, {**job, "result_file": str(out_file)})
+    env = dict(os.environ)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    with open(log, "w", encoding="utf8") as fh:
+        proc = subprocess.run([sys.executable, "-m", "nerbert_spacy.grid", str(job_file)],
+                              stdout=fh, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0 or not out_file.is_file():
+        tail = log.read_text(encoding="utf8", errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        raise RunFailed(f"exit code {proc.returncode}: {tail[0] if tail else 'no output'}", str(log))
+    result = srsly.read_json(out_file)
+    out_file.unlink()
+    job_file.unlink()
+    return result
+
+
+RunFn = Callable[[Dict[str, Any], PathLike], Dict[str, Any]]
+
+
+@dataclass
+class GridReport:
+    """What :func:`run_grid` did."""
+
+    done: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+    failed: List[Tuple[str, str, Optional[str]]] = field(default_factory=list)
+    source_trained: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+    markdown: Optional[str] = None
+    plot: Optional[str] = None
+
+
+def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: GridReport,
+                   progress: Callable[[str], None]) -> Optional[Path]:
+    out = source_model_dir(spec, arm.name, seed)
+    best = out / "model-best"
+    if best.is_dir() and (out / ".complete").is_file():
+        return best
+    corpus = Path(spec.source_corpus or "")
+    train, dev = corpus / "train.spacy", corpus / "dev.spacy"
+    for p in (train, dev):
+        require_file(p, "source-domain corpus file (run `nerbert data convert conll2003 ...` first)")
+    if out.exists():
+        shutil.rmtree(out)
+    key = f"source/{arm.name}/seed{seed}"
+    progress(f"training source model {key}")
+    ov = run_overrides(spec, arm, seed, train, dev, arm.pretrained, spec.source_overrides)
+    # the source model is trained from the arm; head transfer applies to the target head only
+    ov["paths.head_mapping"] = None
+    job = {"config": spec.config, "output": str(out), "overrides": ov, "gpu_id": spec.gpu_id}
+    try:
+        run_fn(job, spec.work_path / "logs" / f"source__{arm.name}__seed{seed}.log")
+    except RunFailed as err:
+        report.failed.append((key, str(err), err.log))
+        return None
+    (out / ".complete").write_text("ok\n", encoding="utf8")
+    report.source_trained.append(key)
+    return best
+
+
+def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
+             progress: Optional[Callable[[str], None]] = None, write_report: bool = True) -> GridReport:
+    """Run every missing run of the grid, then write the markdown report and plot.
+
+    spec (GridSpec): The grid.
+    run_fn (Optional[RunFn]): ``(job, log_path) -> result``; default :func:`run_subprocess`
+        (tests pass a mock).
+    progress (Optional[Callable[[str], None]]): Called with one line per step.
+    write_report (bool): Write ``docs_dir/<name>.md`` (+ few-shot PNG) at the end.
+    RETURNS (GridReport): Done, skipped and failed runs, and the report paths.
+    """
+    spec.validate()
+    run_fn = run_fn or run_subprocess
+    say = progress or (lambda msg: None)
+    report = GridReport()
+    t0 = time.perf_counter()
+    arms = {a.name: a for a in spec.arms}
+    runs = plan(spec)
+    sources: Dict[Tuple[str, int], Optional[Path]] = {}
+    for i, run in enumerate(runs, 1):
+        if Path(run.result_path).is_file():
+            report.skipped.append(run.key)
+            continue
+        arm = arms[run.arm]
+        pretrained = arm.pretrained
+        if run.setting == "source-target":
+            sk = (arm.name, run.seed)
+            if sk not in sources:
+                sources[sk] = _ensure_source(spec, arm, run.seed, run_fn, report, say)
+            if sources[sk] is None:
+                report.failed.append((run.key, "its source model failed to train", None))
+                continue
+            pretrained = str(sources[sk])
+        say(f"[{i}/{len(runs)}] {run.key}")
+        try:
+            train, dev, test, n_train = _train_paths(spec, run)
+        except NerbertError as err:
+            report.failed.append((run.key, str(err), None))
+            continue
+        ov = run_overrides(spec, arm, run.seed, train, dev, pretrained)
+        job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
+               "test": str(test), "batch_size": spec.eval_batch_size}
+        try:
+            result = run_fn(job, run.log_path)
+        except RunFailed as err:
+            report.failed.append((run.key, str(err), err.log))
+            say(f"  failed: {err} (log: {err.log})")
+            continue
+        result.update(setting=run.setting, domain=run.domain, arm=run.arm, seed=run.seed,
+                      few_shot=run.few_shot, n_train=n_train, pretrained=pretrained,
+                      head_mapping=arm.head_mapping, config=spec.config,
+                      overrides={k: v for k, v in ov.items()})
+        write_json_atomic(run.result_path, result)
+        report.done.append(run.key)
+        say(f"  F1 {100 * result['f1']:.2f}")
+        if not spec.keep_models and Path(run.model_dir).exists():
+            shutil.rmtree(run.model_dir)
+    # source models are no longer needed once every run that uses them has a result
+    if not spec.keep_models:
+        for (arm_name, seed) in list(sources):
+            needed = [r for r in runs if r.setting == "source-target" and r.arm == arm_name and r.seed == seed]
+            if all(Path(r.result_path).is_file() for r in needed):
+                d = source_model_dir(spec, arm_name, seed)
+                if d.exists():
+                    shutil.rmtree(d)
+    report.seconds = time.perf_counter() - t0
+    if write_report:
+        report.markdown, report.plot = write_grid_report(spec)
+    return report
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def collect_results(spec: GridSpec) -> Dict[Tuple[str, str, str, Optional[str]], List[Dict[str, Any]]]:
+    """Existing results of the grid's runs: (setting, domain, arm, few_shot) -> [result per seed]."""
+    out: Dict[Tuple[str, str, str, Optional[str]], List[Dict[str, Any]]] = {}
+    for run in plan(spec):
+        p = Path(run.result_path)
+        if not p.is_file():
+            continue
+        try:
+            res = srsly.read_json(p)
+        except ValueError as err:
+            raise NerbertError(f"is not valid JSON ({err}); delete it to re-run", p) from None
+        res.setdefault("seed", run.seed)
+        out.setdefault((run.setting, run.domain, run.arm, run.few_shot), []).append(res)
+    return out
+
+
+def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_name: Optional[str] = None) -> str:
+    """The grid's markdown report: one Table-2-style table per setting (mean ± std
+    over seeds, paper rows beside), few-shot tables, and how it was run."""
+    results = collect_results(spec) if results is None else results
+    domains = list(spec.domains)
+    lines = [f"# Experiment grid: {spec.name}", ""]
+    lines.append(
+        "F1 = seqeval micro F1 over BIO tags on each domain's test set, in %, mean ± sample std over seeds; "
+        "`runs` = seeds per cell. Paper rows: NER-BERT paper Table 2 (BERT-base-cased backbone, 5 seeds)."
+    )
+    lines.append("")
+    setting_titles = {"target": "Target Only", "source-target": "Source & Target (CoNLL-2003 first)"}
+    total_train = total_eval = 0.0
+    n_runs = 0
+    for rs in results.values():
+        for r in rs:
+            total_train += float(r.get("train_seconds") or 0)
+            total_eval += float(r.get("eval_seconds") or 0)
+            n_runs += 1
+    for setting in spec.settings:
+        if spec.full:
+            lines += [f"## {setting_titles[setting]}", ""]
+            cells = {}
+            for arm in spec.arms:
+                cells[arm.name] = {}
+                for d in domains:
+                    rs = results.get((setting, d, arm.name, None))
+                    cells[arm.name][d] = aggregate(rs) if rs else None
+            lines.append(render_table(cells, domains, paper=PAPER_TABLE2.get(setting)))
+        for size in spec.few_shot:
+            lines += [f"## {setting_titles[setting]}, few-shot {size}", ""]
+            cells = {}
+            for arm in spec.arms:
+                cells[arm.name] = {}
+                for d in domains:
+                    rs = results.get((setting, d, arm.name, size))
+                    cells[arm.name][d] = aggregate(rs) if rs else None
+            lines.append(render_table(cells, domains, paper=None))
+            ns = {d: sorted({r.get("n_train") for a in spec.arms for r in results.get((setting, d, a.name, size), [])
+                             if r.get("n_train") is not None}) for d in domains}
+            lines.append("Training sentences per domain: " + ", ".join(
+                f"{d} {'/'.join(map(str, v)) if v else '–'}" for d, v in ns.items()) + ".")
+            lines.append("")
+    if plot_name:
+        lines += ["## Few-shot curves", "", f"![few-shot F1]({plot_name})", ""]
+    lines += ["## How this was run", ""]
+    if spec.command:
+        lines += ["```", spec.command, "```", ""]
+    lines.append(f"- config: `{spec.config}`; encoder: `{spec.encoder or '(from the config)'}`")
+    for arm in spec.arms:
+        extra = f", head mapping `{arm.head_mapping}`" if arm.head_mapping else ""
+        lines.append(f"- arm `{arm.name}`: pretrained `{arm.pretrained or 'null (plain encoder)'}`{extra}")
+    lines.append(f"- seeds: {', '.join(map(str, spec.seeds))}; settings: {', '.join(spec.settings)}"
+                 + (f"; few-shot sizes: {', '.join(spec.few_shot)}" if spec.few_shot else ""))
+    if spec.overrides:
+        lines.append(f"- overrides: `{json.dumps(spec.overrides, sort_keys=True)}`")
+    if "source-target" in spec.settings:
+        lines.append(f"- source corpus: `{spec.source_corpus}`"
+                     + (f", source overrides `{json.dumps(spec.source_overrides, sort_keys=True)}`"
+                        if spec.source_overrides else ""))
+    lines.append(f"- {n_runs} finished runs; summed wall time {total_train / 60:.1f} min training + "
+                 f"{total_eval / 60:.1f} min evaluation (source-domain training not included)")
+    lines.append(f"- raw results: `{spec.results_path}/<setting>/<domain>/<arm>/seed<N>.json`")
+    return "\n".join(lines) + "\n"
+
+
+def plot_fewshot(spec: GridSpec, path: PathLike, results: Optional[Dict] = None) -> Optional[Path]:
+    """Few-shot curves like the paper's Figure 2: F1 vs number of training
+    sentences, one line per arm (mean ± std over seeds), one panel per
+    (setting, domain); bars on a right axis show the gain of ``nerbert`` over
+    ``bert`` when both arms are present. Returns None when there are no few-shot results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = collect_results(spec) if results is None else results
+    panels = [(s, d) for s in spec.settings for d in spec.domains
+              if any(results.get((s, d, a.name, f)) for a in spec.arms for f in spec.few_shot)]
+    if not panels:
+        return None
+    ncols = min(3, len(panels))
+    nrows = (len(panels) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    sizes: List[Optional[str]] = list(spec.few_shot) + ([None] if spec.full else [])
+    for ax, (setting, domain) in zip(axes.flat, panels):
+        curves: Dict[str, Dict[float, Tuple[float, float]]] = {}
+        for arm in spec.arms:
+            pts: Dict[float, Tuple[float, float]] = {}
+            for size in sizes:
+                rs = results.get((setting, domain, arm.name, size))
+                if not rs:
+                    continue
+                ns = [r.get("n_train") for r in rs if r.get("n_train")]
+                if not ns:
+                    continue
+                agg = aggregate(rs)
+                pts[sum(ns) / len(ns)] = (100 * agg["f1"]["mean"], 100 * agg["f1"]["std"])
+            if pts:
+                xs = sorted(pts)
+                ax.errorbar(xs, [pts[x][0] for x in xs], yerr=[pts[x][1] for x in xs], marker="o",
+                            capsize=3, label=arm.name)
+                curves[arm.name] = pts
+        if "bert" in curves and "nerbert" in curves:
+            common = sorted(set(curves["bert"]) & set(curves["nerbert"]))
+            if common:
+                ax2 = ax.twinx()
+                gains = [curves["nerbert"][x][0] - curves["bert"][x][0] for x in common]
+                width = [0.08 * x for x in common]
+                ax2.bar(common, gains, width=width, alpha=0.25, color="grey")
+                ax2.set_ylabel("NER-BERT − BERT (F1)")
+        ax.set_xscale("log")
+        ax.set_xlabel("training sentences")
+        ax.set_ylabel("F1 (%)")
+        ax.set_title(f"{domain} ({setting})")
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp-{out.name}")
+    fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
+def write_grid_report(spec: GridSpec) -> Tuple[str, Optional[str]]:
+    """Write ``docs_dir/<name>.md`` (and ``<name>-fewshot.png`` when there are few-shot results).
+
+    spec (GridSpec): The grid.
+    RETURNS (Tuple[str, Optional[str]]): Paths of the markdown file and of the plot (or None).
+    """
+    results = collect_results(spec)
+    docs = Path(spec.docs_dir)
+    plot = None
+    if spec.few_shot:
+        plot = plot_fewshot(spec, docs / f"{spec.name}-fewshot.png", results)
+    md = render_grid_markdown(spec, results, plot.name if plot else None)
+    md_path = docs / f"{spec.name}.md"
+    write_text_atomic(md_path, md)
+    return str(md_path), str(plot) if plot else None
+
+
+def spec_to_dict(spec: GridSpec) -> Dict[str, Any]:
+    """A GridSpec as plain data (for YAML/JSON)."""
+    d = asdict(spec)
+    d["arms"] = {a["name"]: {k: v for k, v in a.items() if k != "name" and v} or None for a in d["arms"]}
+    return d
+
+
+def _main(argv: Sequence[str]) -> int:
+    """Subprocess entry: ``python -m nerbert_spacy.grid JOB.json``."""
+    job = srsly.read_json(argv[0])
+    result = train_and_evaluate(job)
+    write_json_atomic(job["result_file"], result)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through run_subprocess
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,235 @@
+"""The experiment grid: plan, resume, source-target, few-shot, report (training mocked),
+plus one real tiny run through ``spacy train`` in a subprocess (slow)."""
+import json
+from pathlib import Path
+
+import pytest
+import srsly
+
+from nerbert_spacy.cli import app
+from nerbert_spacy.datasets import convert_dataset
+from nerbert_spacy.errors import NerbertError
+from nerbert_spacy.grid import (
+    GridSpec,
+    RunFailed,
+    load_spec,
+    parse_seeds,
+    plan,
+    result_path,
+    run_grid,
+    run_subprocess,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _corpus(tmp_path, name="dom", n=30):
+    src = tmp_path / f"src-{name}"
+    src.mkdir()
+    text = "\n\n".join(f"Tok{i}\tB-PER\nsaid\tO\nParis\tB-LOC" for i in range(n)) + "\n"
+    (src / "train.conll").write_text(text, encoding="utf8")
+    out = tmp_path / "corpus" / name
+    convert_dataset("conll", src, out)
+    return out
+
+
+class FakeTrainer:
+    """Stands in for the subprocess: records jobs, returns a score from the seed."""
+
+    def __init__(self, fail_on=None):
+        self.jobs = []
+        self.fail_on = fail_on or (lambda job: False)
+
+    def __call__(self, job, log_path):
+        self.jobs.append(job)
+        if self.fail_on(job):
+            raise RunFailed("boom", str(log_path))
+        Path(job["output"]).mkdir(parents=True, exist_ok=True)
+        (Path(job["output"]) / "model-best").mkdir(exist_ok=True)
+        if "test" not in job:
+            return {"train_seconds": 1.0}
+        seed = job["overrides"]["system.seed"]
+        bonus = 0.1 if job["overrides"]["paths.pretrained"] else 0.0
+        f1 = 0.5 + bonus + 0.01 * seed
+        return {"f1": f1, "precision": f1, "recall": f1, "per_type": {"per": {"f1": f1}},
+                "train_seconds": 2.0, "eval_seconds": 1.0}
+
+
+def _spec(tmp_path, corpus, **kw):
+    base = dict(
+        name="t", config="configs/finetune.cfg", domains={"crossner-politics": str(corpus)},
+        arms={"bert": None, "nerbert": "pre/model-best"}, seeds=[1, 2, 3],
+        results_dir=str(tmp_path / "results"), work_dir=str(tmp_path / "work"), docs_dir=str(tmp_path / "docs"),
+    )
+    base.update(kw)
+    return load_spec(None, **base)
+
+
+def test_parse_seeds_and_spec_validation(tmp_path):
+    assert parse_seeds("1-5") == [1, 2, 3, 4, 5] and parse_seeds("3,1") == [3, 1]
+    with pytest.raises(NerbertError):
+        parse_seeds("a")
+    with pytest.raises(NerbertError, match="no domains"):
+        load_spec(None, arms={"bert": None})
+    with pytest.raises(NerbertError, match="needs --source-corpus"):
+        load_spec(None, domains={"d": "x"}, arms={"bert": None}, settings=["source-target"])
+    with pytest.raises(NerbertError, match="unknown setting"):
+        load_spec(None, domains={"d": "x"}, arms={"bert": None}, settings=["both"])
+    spec = load_spec(None, domains={"d": "x"}, arms={"bert": None})
+    assert spec.seeds == [1, 2, 3, 4, 5] and spec.settings == ["target"]  # paper defaults
+    assert spec.results_path == Path("results/grid")
+
+
+def test_spec_from_yaml_with_cli_override(tmp_path):
+    f = tmp_path / "grid.yml"
+    srsly.write_yaml(f, {
+        "name": "yml", "domains": {"politics": "corpus/p"}, "seeds": "1-3",
+        "arms": {"bert": None, "nerbert": "training/pretrain/model-best",
+                 "nerbert-head": {"pretrained": "training/pretrain/model-best", "head_mapping": "m.json"}},
+        "few_shot": ["10%", 50], "overrides": {"training.max_epochs": 3},
+    })
+    spec = load_spec(f, seeds=[7], overrides={"training.patience": 5})
+    assert spec.seeds == [7]
+    assert [a.name for a in spec.arms] == ["bert", "nerbert", "nerbert-head"]
+    assert spec.arms[0].pretrained is None and spec.arms[2].head_mapping == "m.json"
+    assert spec.few_shot == ["10pct", "50"]
+    assert spec.overrides == {"training.max_epochs": 3, "training.patience": 5}
+    srsly.write_yaml(f, {"domain": {}})
+    with pytest.raises(NerbertError, match="unknown keys"):
+        load_spec(f)
+
+
+def test_plan_order_and_paths(tmp_path):
+    spec = _spec(tmp_path, "c", few_shot=["5"])
+    runs = plan(spec)
+    assert len(runs) == 3 * 2 * 2  # seeds x (full, few-shot) x arms
+    assert [r.key for r in runs[:4]] == [
+        "target/crossner-politics/bert/seed1", "target/crossner-politics/nerbert/seed1",
+        "target/crossner-politics/bert/fewshot-5/seed1", "target/crossner-politics/nerbert/fewshot-5/seed1",
+    ]
+    assert runs[2].result_path == str(tmp_path / "results/target/crossner-politics/bert/fewshot-5/seed1.json")
+
+
+def test_grid_runs_resumes_and_reports(tmp_path):
+    corpus = _corpus(tmp_path)
+    spec = _spec(tmp_path, corpus, overrides={"training.max_epochs": 2})
+    fake = FakeTrainer()
+    rep = run_grid(spec, run_fn=fake)
+    assert len(rep.done) == 6 and not rep.skipped and not rep.failed
+    job = fake.jobs[1]
+    assert job["overrides"]["paths.pretrained"] == "pre/model-best"
+    assert job["overrides"]["system.seed"] == 1 and job["overrides"]["training.max_epochs"] == 2
+    assert job["overrides"]["paths.train"] == str(corpus / "train.spacy")
+    assert job["test"] == str(corpus / "test.spacy")
+    res = srsly.read_json(result_path(spec.results_path, "target", "crossner-politics", "nerbert", 2))
+    assert res["f1"] == pytest.approx(0.62) and res["n_train"] == 24 and res["arm"] == "nerbert"
+    # models are deleted after evaluation
+    assert not any((tmp_path / "work" / "runs").rglob("model-best"))
+    md = Path(rep.markdown).read_text(encoding="utf8")
+    assert "| bert | 52.00 ± 1.00 | 52.00 | 3 |" in md
+    assert "| nerbert | 62.00 ± 1.00 | 62.00 | 3 |" in md
+    assert "| paper (BERT-base): nerbert | 73.69 | 73.69 | 5 |" in md
+    # resume: nothing left to do
+    fake2 = FakeTrainer()
+    rep2 = run_grid(spec, run_fn=fake2)
+    assert fake2.jobs == [] and len(rep2.skipped) == 6
+    # delete one result: only that run is redone
+    Path(result_path(spec.results_path, "target", "crossner-politics", "bert", 3)).unlink()
+    fake3 = FakeTrainer()
+    rep3 = run_grid(spec, run_fn=fake3)
+    assert rep3.done == ["target/crossner-politics/bert/seed3"] and len(fake3.jobs) == 1
+
+
+def test_grid_failure_does_not_stop_and_is_retried(tmp_path):
+    corpus = _corpus(tmp_path)
+    spec = _spec(tmp_path, corpus, keep_models=True)
+    fake = FakeTrainer(fail_on=lambda job: job["overrides"]["system.seed"] == 2 and job["overrides"]["paths.pretrained"])
+    rep = run_grid(spec, run_fn=fake)
+    assert len(rep.done) == 5 and [f[0] for f in rep.failed] == ["target/crossner-politics/nerbert/seed2"]
+    assert any((tmp_path / "work" / "runs").rglob("model-best"))  # --keep-models
+    rep2 = run_grid(spec, run_fn=FakeTrainer())
+    assert rep2.done == ["target/crossner-politics/nerbert/seed2"]
+
+
+def test_source_target_trains_source_once_per_arm_and_seed(tmp_path):
+    corpus = _corpus(tmp_path)
+    conll = _corpus(tmp_path, "conll2003")
+    spec = _spec(tmp_path, corpus, settings=["source-target"], source_corpus=str(conll), seeds=[1, 2],
+                 domains={"crossner-politics": str(corpus), "crossner-ai": str(corpus)},
+                 source_overrides={"training.max_epochs": 1})
+    fake = FakeTrainer()
+    rep = run_grid(spec, run_fn=fake)
+    source_jobs = [j for j in fake.jobs if "test" not in j]
+    assert len(source_jobs) == 4  # 2 arms x 2 seeds, shared by both domains
+    assert {j["overrides"]["paths.pretrained"] for j in source_jobs} == {None, "pre/model-best"}
+    assert all(j["overrides"]["paths.train"] == str(conll / "train.spacy") for j in source_jobs)
+    assert all(j["overrides"]["training.max_epochs"] == 1 for j in source_jobs)
+    target_jobs = [j for j in fake.jobs if "test" in j]
+    assert len(target_jobs) == 8 and len(rep.done) == 8
+    assert all(j["overrides"]["paths.pretrained"].endswith("model-best") for j in target_jobs)
+    assert all("/source/" in j["overrides"]["paths.pretrained"] for j in target_jobs)
+    # source models are removed once every run that needs them has a result
+    assert not (tmp_path / "work" / "source" / "bert" / "seed1").exists()
+    md = Path(rep.markdown).read_text(encoding="utf8")
+    assert "Source & Target" in md and "| paper (BERT-base): bert | 68.71 | 58.88 | 63.80 | 5 |" in md
+
+
+def test_fewshot_runs_and_plot(tmp_path):
+    corpus = _corpus(tmp_path)
+    spec = _spec(tmp_path, corpus, few_shot=["5", "50%"], seeds=[1, 2])
+    fake = FakeTrainer()
+    rep = run_grid(spec, run_fn=fake)
+    assert len(rep.done) == 2 * 3 * 2
+    fs_jobs = [j for j in fake.jobs if "fewshot" in Path(j["overrides"]["paths.train"]).name]
+    assert {Path(j["overrides"]["paths.train"]).name for j in fs_jobs} == {
+        "train-fewshot-5-seed1.spacy", "train-fewshot-5-seed2.spacy",
+        "train-fewshot-50pct-seed1.spacy", "train-fewshot-50pct-seed2.spacy"}
+    res = srsly.read_json(result_path(spec.results_path, "target", "crossner-politics", "bert", 1, "50pct"))
+    assert res["n_train"] == 12 and res["few_shot"] == "50pct"
+    assert rep.plot and Path(rep.plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = Path(rep.markdown).read_text(encoding="utf8")
+    assert "few-shot 5" in md and "t-fewshot.png" in md
+
+
+def test_cli_grid_dry_run_and_report_only(tmp_path, cli_runner):
+    corpus = _corpus(tmp_path)
+    args = ["grid", "--domain", f"politics={corpus}", "--arm", "bert=null", "--arm", "nerbert=pre/model-best",
+            "--seeds", "1,2", "--name", "cli", "--results-dir", str(tmp_path / "res"),
+            "--work-dir", str(tmp_path / "work"), "--docs-dir", str(tmp_path / "docs")]
+    r = cli_runner.invoke(app, args + ["--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "todo  target/politics/bert/seed1" in r.output and "0/4 runs done" in r.output
+    p = result_path(tmp_path / "res", "target", "politics", "bert", 1)
+    p.parent.mkdir(parents=True)
+    srsly.write_json(p, {"f1": 0.5, "precision": 0.5, "recall": 0.5})
+    r = cli_runner.invoke(app, args + ["--dry-run"])
+    assert "done  target/politics/bert/seed1" in r.output and "1/4 runs done" in r.output
+    r = cli_runner.invoke(app, args + ["--report-only"])
+    assert r.exit_code == 0, r.output
+    assert "| bert | 50.00 | 50.00 | 1 |\n| nerbert | – | – | – |" in (tmp_path / "docs" / "cli.md").read_text(encoding="utf8")
+    r = cli_runner.invoke(app, ["grid", "--domain", "nodir", "--arm", "bert=null"])
+    assert r.exit_code == 1 and "NAME=VALUE" in r.output
+
+
+@pytest.mark.slow
+def test_real_subprocess_run_with_tiny_bert(tmp_path, tiny_bert):
+    """spacy train (2 steps) + evaluation in a subprocess, through the real config."""
+    corpus = tmp_path / "corpus"
+    convert_dataset("conll", ROOT / "assets" / "default" / "finetune", corpus)
+    job = {
+        "config": str(ROOT / "configs" / "finetune.cfg"),
+        "output": str(tmp_path / "model"),
+        "overrides": {"paths.train": str(corpus / "train.spacy"), "paths.dev": str(corpus / "dev.spacy"),
+                      "paths.encoder": str(tiny_bert), "paths.pretrained": None, "paths.head_mapping": None,
+                      "system.seed": 1, "training.max_steps": 2, "training.eval_frequency": 1},
+        "gpu_id": -1, "test": str(corpus / "test.spacy"), "batch_size": 8,
+    }
+    res = run_subprocess(job, tmp_path / "logs" / "run.log")
+    assert 0.0 <= res["f1"] <= 1.0 and res["n_sentences"] == 20 and res["train_seconds"] > 0
+    assert "dev_performance" in res
+    # a failing run raises RunFailed with its log, and does not kill the caller
+    bad = dict(job, output=str(tmp_path / "m2"), overrides=dict(job["overrides"], **{"paths.train": "nope.spacy"}))
+    with pytest.raises(RunFailed) as info:
+        run_subprocess(bad, tmp_path / "logs" / "bad.log")
+    assert info.value.log and Path(info.value.log).is_file()
+    json.dumps(res)  # plain JSON

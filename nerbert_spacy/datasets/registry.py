@@ -5,7 +5,7 @@ and :func:`convert_dataset`, which writes ``{train,dev,test}.spacy`` +
 Splits the source data does not publish are made deterministically:
 
 * ``btc``: sections A, B, E, G and the first 1000 sentences of H -> train
-  (6338), the rest of H -> dev (1001), section F -> test (2000): the paper's
+  (6338), the rest of H -> dev (1000), section F -> test (2000): the paper's
   6.3K/1.0K/2.0K.
 * ``sec``: FIN5 -> 176 sentences held out at random (``split_seed``) as dev,
   the rest train (988); FIN3 -> test (303). IO tags become BIO.

@@ -315,7 +315,10 @@ def build_doc(
         if not label:
             report.add(file, record, INVALID, f"span [{start}:{end}] has no label; skipped")
             continue
-        if not (isinstance(start, int) and isinstance(end, int)) or not (0 <= start < end <= len(text)):
+        if not (isinstance(start, int) and isinstance(end, int)) or not (0 <= start < end):
+            report.add(file, record, INVALID, f"span [{start}:{end}] {label} has invalid offsets; skipped")
+            continue
+        if cs.text is None and end > len(text):
             report.add(
                 file, record, INVALID, f"span [{start}:{end}] {label} is outside the text (length {len(text)}); skipped"
             )

@@ -221,7 +221,10 @@ def test_page_classes_and_compare():
     assert page_classes(["OfficeHolder", "Person"], onto) == ["OfficeHolder"]  # ancestor adds nothing
     assert compare_types(["City"], ["City"], onto) == "exact"
     assert compare_types(["Settlement", "City"], ["Settlement"], onto) == "infobox_more_specific"
-    assert compare_types(["Settlement"], ["City", "Place"], onto) == "infobox_less_specific"
+    assert compare_types(["Settlement"], ["City"], onto) == "infobox_less_specific"
+    # a merged reference may list classes from different lines of descent
+    assert compare_types(["Politician"], ["OfficeHolder", "Politician"], onto) == "exact"
+    assert compare_types(["Settlement"], ["City", "Place"], onto) == "infobox_more_specific"
     assert compare_types(["Album"], ["City"], onto) == "conflict"
 
 
@@ -318,3 +321,23 @@ def test_real_mappings_file(shared_data):
     assert m.class_for("Drugbox") == m.class_for("Infobox drug")  # mapping-wiki redirect
     assert m.class_for("Infobox German location", {"type": "Stadt"}) == "Town"
     assert m.class_for("Infobox German location", {}) == "Settlement"
+
+
+@pytest.mark.slow
+def test_fast_scan_equals_full_parse_on_real_dumps(shared_data):
+    """The regex pre-scan finds the same page classes as a full mwparserfromhell parse."""
+    from nerbert_spacy.dbpedia.infobox import _iter_export_pages
+
+    path = shared_data / "dbpedia" / "Mapping_en.xml"
+    dumps = sorted((shared_data / "wikipedia").glob("*.bz2"))
+    if not path.exists() or not dumps:
+        pytest.skip("Mapping_en.xml or dumps not in shared data")
+    m = load_infobox_mappings(path)
+    onto = MiniOntology()
+    typed = 0
+    for dump in dumps:
+        for title, text in _iter_export_pages(dump):
+            fast = infobox_types(text, m, onto, fast=True)
+            assert fast == infobox_types(text, m, onto, fast=False), title
+            typed += bool(fast)
+    assert typed >= 80

@@ -662,19 +662,24 @@ def most_specific(classes: Sequence[str], ontology: Any = None) -> Optional[str]
 
 def compare_types(infobox: Sequence[str], reference: Sequence[str], ontology: Any) -> str:
     """Compare an article's infobox classes with its reference (instance-types)
-    classes by their most specific class.
+    classes. The infobox's most specific class is compared with each reference
+    class (a reference may list several classes that are not on one line of
+    descent, e.g. OfficeHolder and Politician from merged sources).
 
-    RETURNS (str): "exact" (same class), "infobox_more_specific" (the reference
-        class is an ancestor of the infobox class), "infobox_less_specific"
-        (the reverse), or "conflict".
+    infobox (Sequence[str]): The infobox classes.
+    reference (Sequence[str]): The reference classes.
+    ontology (Ontology): For ancestors and depths.
+    RETURNS (str): "exact" (the class is among the reference classes),
+        "infobox_more_specific" (a reference class is an ancestor of it),
+        "infobox_less_specific" (it is an ancestor of a reference class), or "conflict".
     """
     a = most_specific(infobox, ontology)
-    b = most_specific(reference, ontology)
-    if a == b:
+    if a in reference:
         return "exact"
-    if b in _lineage(a, ontology):
+    lineage = _lineage(a, ontology)
+    if any(r in lineage for r in reference):
         return "infobox_more_specific"
-    if a in _lineage(b, ontology):
+    if any(a in _lineage(r, ontology) for r in reference):
         return "infobox_less_specific"
     return "conflict"
 
@@ -692,7 +697,7 @@ def infobox_agreement(
     source (InfoboxTypeSource): The infobox typer (with an ontology).
     dump_paths (Sequence[str | Path]): Wikipedia dumps.
     reference (TypeIndex): The instance types (anything with ``classes(title)``).
-    examples (int): How many conflicting articles to list.
+    examples (int): How many disagreeing articles to list.
     RETURNS (Dict[str, Any]): Per dump and in total: articles, typed by infobox, typed by
         reference, both, exact, up_to_ancestors (exact + one is an ancestor of the other),
         the breakdown, and example conflicts.
@@ -722,12 +727,12 @@ def infobox_agreement(
             c["both"] += 1
             verdict = compare_types(ib, ref, ontology)
             c[verdict] += 1
-            if verdict == "conflict" and len(conflicts) < examples:
-                conflicts.append({"title": page.title, "infobox": ib, "reference": ref})
+            if verdict != "exact" and len(conflicts) < examples:
+                conflicts.append({"title": page.title, "verdict": verdict, "infobox": ib, "reference": ref})
         c["dump_errors"] = len(dstats.errors)
         per_dump[Path(path).name] = _finish(c)
         total.update(c)
-    return {"dumps": per_dump, "total": _finish(total), "conflict_examples": conflicts}
+    return {"dumps": per_dump, "total": _finish(total), "disagreement_examples": conflicts}
 
 
 def _finish(c: Counter) -> Dict[str, Any]:

@@ -1,3 +1,197 @@
+"""``nerbert corpus``: build the weak-label corpus, balance it, fetch the embedded default dump."""
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
 import typer
 
-app = typer.Typer(help="corpus commands", no_args_is_help=True)
+from ..errors import NerbertError
+
+app = typer.Typer(help="Build the weak-label NER corpus from Wikipedia + DBpedia (paper §2).", no_args_is_help=True)
+
+DEFAULT_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+DEFAULT_DUMP_IN_WHEEL = f"gensim/test/test_data/{DEFAULT_DUMP}"
+DEFAULT_DUMP_MD5 = "55899abfb7caa0e50d2665787fa4afca"
+GENSIM_REQUIREMENT = "gensim==4.3.3"
+
+STAGES = {
+    "redirects": "collect redirects",
+    "types": "index DBpedia types",
+    "annotate": "annotate units",
+    "filter": "filter shards",
+    "balance": "balance shards",
+}
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+class _Progress:
+    """One tqdm bar per stage, on stderr."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bars: Dict[str, object] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = tqdm(total=total, desc=STAGES.get(stage, stage), unit="", leave=False, file=sys.stderr)
+            self.bars[stage] = bar
+        bar.n = done  # type: ignore[attr-defined]
+        bar.refresh()  # type: ignore[attr-defined]
+        if done >= total:
+            bar.close()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()  # type: ignore[attr-defined]
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "0%"
+
+
+def _print_problems(errors: List[str], total: int) -> None:
+    for line in errors:
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+    if total > len(errors):
+        typer.secho(f"warning: ... and {total - len(errors)} more (see stats.json)", fg=typer.colors.YELLOW, err=True)
+
+
+@app.command("build")
+def build(
+    dumps: List[Path] = typer.Argument(..., help="Wikipedia pages-articles dumps (.xml, .xml.bz2, multistream .bz2)"),
+    ontology: Path = typer.Option(..., "--ontology", help="DBpedia Ontology (.owl, .nt, .ttl)"),
+    types: List[Path] = typer.Option(..., "--types", help="DBpedia instance types (N-Triples/Turtle, plain or .bz2); repeatable"),
+    redirects: Optional[Path] = typer.Option(None, "--redirects", help="DBpedia redirects file (optional; dump redirects are always used)"),
+    output: Path = typer.Option(..., "--output", help="Output directory (shards/, raw/, stats.json)"),
+    labels: str = typer.Option("315", "--labels", help="Label set: 315, 212 or 4"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the probabilistic filter"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes"),
+    splitter: str = typer.Option("spacy", "--splitter", help="Sentence splitter: spacy or pysbd"),
+    expand_unaligned: bool = typer.Option(False, "--expand-unaligned", help="Widen anchors that do not align with tokens instead of leaving them out (counted either way)"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
+) -> None:
+    """Build the filtered weak-label corpus: DIR/shards/*.spacy and DIR/stats.json (paper §2.1-2.3)."""
+    from ..corpus.build import build_corpus
+
+    progress = _Progress(enabled=not quiet)
+    start = time.perf_counter()
+    try:
+        stats = build_corpus(
+            dumps, ontology, types, output,
+            redirects_file=redirects, label_set=labels, seed=seed, workers=workers,
+            splitter=splitter, expand_unaligned=expand_unaligned, progress=progress,
+        )
+    except NerbertError as err:
+        progress.close()
+        _fail(err)
+        return
+    progress.close()
+    elapsed = time.perf_counter() - start
+    _print_problems(stats["errors"], stats["errors_total"])
+    resumed = stats["timings"]["resumed_units"]
+    typer.secho(
+        f"✔ {stats['pages']} pages ({stats['articles']} articles, {stats['redirects']} redirects, "
+        f"{stats['bad_pages']} bad), {stats['sentences']} sentences -> {stats['sentences_kept']} kept; "
+        f"{stats['anchors']} anchors: {_pct(stats['typed'], stats['anchors'])} typed, "
+        f"{_pct(stats['ENTITY'], stats['anchors'])} ENTITY, {_pct(stats['unaligned'], stats['anchors'])} unaligned; "
+        f"{len(stats['categories_after'])} categories; {stats['units']} units"
+        + (f" ({resumed} resumed)" if resumed else "")
+        + f" in {elapsed:.1f}s -> {output}",
+        fg=typer.colors.GREEN,
+    )
+
+
+@app.command("balance")
+def balance(
+    corpus_dir: Path = typer.Argument(..., help="Output directory of `nerbert corpus build`"),
+    alpha: float = typer.Option(0.7, "--alpha", help="p(E) ∝ |E|^alpha"),
+    seed: int = typer.Option(0, "--seed", help="Random seed"),
+    dev_fraction: float = typer.Option(0.1, "--dev-fraction", help="Fraction of sentences for dev"),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Sentences to draw (default: as many as the input)"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+) -> None:
+    """Balance categories (paper §2.4) and split train/dev: DIR/train, DIR/dev, DIR/balance.json, DIR/balance.png."""
+    from ..corpus.balancing import balance_corpus
+
+    progress = _Progress(enabled=not quiet)
+    try:
+        result = balance_corpus(corpus_dir, alpha=alpha, seed=seed, dev_fraction=dev_fraction, n_samples=samples, progress=progress)
+    except NerbertError as err:
+        progress.close()
+        _fail(err)
+        return
+    progress.close()
+    typer.secho(
+        f"✔ {result['input_sentences']} sentences -> {result['train_sentences']} train + {result['dev_sentences']} dev "
+        f"(alpha {alpha}); categories {result['categories_before']} -> {result['categories_after']}; "
+        f"{corpus_dir / 'balance.json'}, {corpus_dir / 'balance.png'}",
+        fg=typer.colors.GREEN,
+    )
+
+
+def fetch_default_dump(outdir: Path, *, pip_runner: Optional[Callable[[List[str]], int]] = None) -> Path:
+    """Download the gensim 4.3.3 wheel with pip and extract the Wikipedia fragment into ``outdir``.
+
+    outdir (Path): Destination folder.
+    pip_runner (Optional[Callable[[List[str]], int]]): Runs a command, returns its exit code
+        (tests replace it); default: subprocess.
+    RETURNS (Path): The extracted dump.
+    """
+    import hashlib
+    import subprocess
+    import tempfile
+    import zipfile
+
+    from ..util import atomic_path
+
+    dest = Path(outdir) / DEFAULT_DUMP
+    if dest.exists() and hashlib.md5(dest.read_bytes()).hexdigest() == DEFAULT_DUMP_MD5:
+        return dest
+    with tempfile.TemporaryDirectory(prefix="nerbert-gensim-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", GENSIM_REQUIREMENT, "--no-deps", "--only-binary=:all:", "-d", tmp]
+        if pip_runner is None:
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+            except OSError as err:
+                raise NerbertError(f"could not run pip ({err}); download {GENSIM_REQUIREMENT} yourself") from err
+            code, detail = proc.returncode, (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        else:
+            code, detail = pip_runner(cmd), []
+        if code != 0:
+            hint = f" ({detail[0]})" if detail else ""
+            raise NerbertError(
+                f"`pip download {GENSIM_REQUIREMENT}` failed{hint}; check the network / package index, "
+                f"or copy {DEFAULT_DUMP} into {outdir} yourself"
+            )
+        wheels = sorted(Path(tmp).glob("gensim-*.whl"))
+        if not wheels:
+            raise NerbertError(f"pip reported success but left no gensim wheel in {tmp}")
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                data = wheel.read(DEFAULT_DUMP_IN_WHEEL)
+        except (zipfile.BadZipFile, KeyError) as err:
+            raise NerbertError(f"the wheel has no readable {DEFAULT_DUMP_IN_WHEEL} ({err})", wheels[0]) from err
+    with atomic_path(dest) as tmp_dest:
+        tmp_dest.write_bytes(data)
+    return dest
+
+
+@app.command("fetch-default")
+def fetch_default(outdir: Path = typer.Argument(..., help="Where to put the dump (e.g. assets/wikipedia)")) -> None:
+    """Obtain the embedded default dump: a real 206-page English Wikipedia fragment from the gensim 4.3.3 wheel."""
+    try:
+        path = fetch_default_dump(outdir)
+    except NerbertError as err:
+        _fail(err)
+        return
+    typer.secho(f"✔ {path} ({path.stat().st_size} bytes)", fg=typer.colors.GREEN)

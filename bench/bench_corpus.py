@@ -1,0 +1,166 @@
+#!/usr/bin/env python
+"""Benchmark the corpus build on the real dumps of ../shared/data/wikipedia.
+
+Builds from all ``../shared/data/wikipedia/*.bz2`` with the 2016 DBpedia OWL and
+the instance-types sample, once per worker count (default 1 and 2), each in a
+fresh output directory and a fresh process, and reports pages/s, sentences/s
+and peak RSS (``resource.getrusage``: the main process, and the largest worker
+process). Appends a dated section under "## Corpus build" in docs/benchmarks.md.
+
+Usage (from the project root):
+    python bench/bench_corpus.py                 # workers 1 and 2, writes docs/benchmarks.md
+    python bench/bench_corpus.py --workers 1 2 4 --no-write
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("NERBERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Corpus build"
+
+
+def run_one(workers: int, out: Path) -> dict:
+    """Build once in this process; RETURNS timings, counts and peak RSS."""
+    from nerbert_spacy.corpus.build import build_corpus
+
+    dumps = sorted((SHARED / "wikipedia").glob("*.bz2"))
+    start = time.perf_counter()
+    stats = build_corpus(
+        dumps,
+        SHARED / "dbpedia" / "dbpedia_2016-10.owl",
+        [SHARED / "dbpedia" / "instance-types-sample.nt.bz2"],
+        out,
+        workers=workers,
+        seed=0,
+    )
+    wall = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "workers": workers,
+        "dumps": [p.name for p in dumps],
+        "wall_s": round(wall, 2),
+        "timings": stats["timings"],
+        "pages": stats["pages"],
+        "articles": stats["articles"],
+        "sentences": stats["sentences"],
+        "sentences_kept": stats["sentences_kept"],
+        "anchors": stats["anchors"],
+        "typed": stats["typed"],
+        "unaligned": stats["unaligned"],
+        "errors_total": stats["errors_total"],
+        "peak_rss_main_mb": round(own, 1),
+        "peak_rss_worker_mb": round(children, 1),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def render(results: list, command: str) -> str:
+    today = dt.date.today().isoformat()
+    r0 = results[0]
+    lines = [
+        f"### {today}: {len(r0['dumps'])} real dumps, DBpedia 2016-10 OWL + instance-types sample",
+        "",
+        f"Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}. "
+        f"Command: `{command}`",
+        "",
+        f"Input: {', '.join(r0['dumps'])}: {r0['pages']} pages ({r0['articles']} articles), "
+        f"{r0['anchors']} anchors ({r0['typed']} typed, {r0['unaligned']} unaligned), "
+        f"{r0['sentences']} sentences, {r0['sentences_kept']} kept after filtering.",
+        "",
+        "| workers | wall s | types+redirects s | annotate s | filter s | pages/s | sentences/s | peak RSS main MB | peak RSS worker MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        t = r["timings"]
+        lines.append(
+            f"| {r['workers']} | {r['wall_s']} | {t['types_s']} | {t['annotate_s']} | {t['filter_s']} | "
+            f"{r['pages'] / r['wall_s']:.1f} | {r['sentences'] / r['wall_s']:.1f} | "
+            f"{r['peak_rss_main_mb']} | {r['peak_rss_worker_mb'] if r['workers'] > 1 else '-'} |"
+        )
+    lines += [
+        "",
+        "pages/s and sentences/s are over the whole build (redirect pass, type index, annotation, filters). "
+        "Peak RSS from `resource.getrusage` (`ru_maxrss` of the main process and the largest worker).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Insert ``text`` at the end of the "## Corpus build" section (created if absent)."""
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    doc = DOC.read_text(encoding="utf8") if DOC.exists() else "# Benchmarks\n"
+    if SECTION not in doc:
+        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n"
+    head, rest = doc.split(SECTION, 1)
+    nxt = rest.find("\n## ")
+    body, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
+    doc = head + SECTION + body.rstrip("\n") + "\n\n" + text + tail
+    tmp = DOC.with_suffix(".md.tmp")
+    tmp.write_text(doc, encoding="utf8")
+    os.replace(tmp, DOC)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/benchmarks.md")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one build in this process
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, args.out)))
+        return 0
+    if not (SHARED / "wikipedia").is_dir():
+        print(f"error: {SHARED / 'wikipedia'} not found", file=sys.stderr)
+        return 1
+    results = []
+    for workers in args.workers:
+        out = Path(tempfile.mkdtemp(prefix=f"bench-corpus-w{workers}-"))
+        try:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one", str(workers), "--out", str(out)],
+                capture_output=True, text=True, cwd=ROOT,
+            )
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                return proc.returncode
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    command = "python bench/bench_corpus.py" + (
+        "" if args.workers == [1, 2] else " --workers " + " ".join(map(str, args.workers))
+    )
+    text = render(results, command)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

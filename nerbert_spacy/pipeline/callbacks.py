@@ -143,35 +143,18 @@ def copy_encoder(src: Language, dst: Language) -> Dict[str, Any]:
 
 
 def read_head_mapping(path: Union[str, Path]) -> Dict[str, List[str]]:
-    """Read a head mapping: JSON ``{target label: [pretrained labels]}``.
+    """Read a head mapping ``{target label: [pretrained labels]}``.
 
-    A value may also be one string or null/[] (nothing maps); a top-level
-    ``{"mapping": {...}}`` wrapper is accepted.
+    Accepts the file written by ``nerbert labels map`` (the readable
+    :class:`nerbert_spacy.mapping.LabelMapping` JSON/YAML, possibly hand-edited)
+    or the plain form ``{"politician": ["politician"], "misc": []}``.
 
-    path (str | Path): The JSON file.
+    path (str | Path): The JSON or YAML file.
     RETURNS (Dict[str, List[str]]): Target label -> pretrained labels.
     """
-    from ..errors import require_file
+    from ..mapping import load_head_mapping
 
-    path = require_file(path, "head mapping file")
-    try:
-        data = srsly.read_json(path)
-    except ValueError as err:
-        raise NerbertError(f"head mapping is not valid JSON ({err})", path) from None
-    if isinstance(data, dict) and isinstance(data.get("mapping"), dict):
-        data = data["mapping"]
-    if not isinstance(data, dict):
-        raise NerbertError("head mapping must be a JSON object {target label: [pretrained labels]}", path)
-    mapping: Dict[str, List[str]] = {}
-    for target, sources in data.items():
-        if sources is None:
-            sources = []
-        elif isinstance(sources, str):
-            sources = [sources]
-        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            raise NerbertError(f"the value of {target!r} must be a list of label names", path)
-        mapping[str(target)] = list(sources)
-    return mapping
+    return load_head_mapping(Path(path))
 
 
 def transfer_head(src: Language, dst: Language, mapping: Dict[str, List[str]]) -> Dict[str, Any]:

@@ -14,6 +14,7 @@ correct, turned into ``{target: [pretrained, ...]}`` for head transfer and
 into ``{pretrained: target}`` for zero-shot collapsing
 (:mod:`nerbert_spacy.pipeline.label_mapper`).
 """
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -23,6 +24,7 @@ import srsly
 from .errors import NerbertError, require_file
 from .util import write_json_atomic
 
+_KEY_RE = re.compile(r"[^0-9a-z]+")
 EXACT = "exact"
 DESCENDANT = "descendant"
 ANCESTOR = "ancestor"
@@ -65,13 +67,17 @@ CLASS_ALIASES: Dict[str, str] = {
 
 
 def label_key(name: str) -> str:
-    """Normalise a label name for matching: lower-case, no spaces, underscores
-    or hyphens (the paper's spelling: "Political party" -> "politicalparty").
+    """Normalise a label name for matching like ``Ontology.key``: lower-case,
+    letters and digits only (the paper's spelling: "Political party" ->
+    "politicalparty", "Gene_or_gene_product" -> "geneorgeneproduct").
 
     name (str): A label or class name.
     RETURNS (str): The key.
     """
-    return "".join(ch for ch in str(name).lower() if ch not in " _-\t.'/")
+    name = str(name)
+    if name.startswith("dbo:"):
+        name = name[4:]
+    return _KEY_RE.sub("", name.lower())
 
 
 def canonical_key(name: str) -> str:

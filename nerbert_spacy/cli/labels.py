@@ -79,6 +79,8 @@ def _print_mapping(mapping) -> None:
         f"unmapped pretrained labels ({len(mapping.unmapped_pretrained)}): "
         f"{', '.join(mapping.unmapped_pretrained) or '-'}"
     )
+    if mapping.dropped:
+        typer.echo(f"dropped in zero-shot use ({len(mapping.dropped)}): {', '.join(mapping.dropped)}")
     for note in mapping.notes:
         typer.echo(f"note: {note}")
 

@@ -341,3 +341,22 @@ def test_fast_scan_equals_full_parse_on_real_dumps(shared_data):
             assert fast == infobox_types(text, m, onto, fast=False), title
             typed += bool(fast)
     assert typed >= 80
+
+
+def test_template_redirects_from_dump(mappings, tmp_path):
+    pytest.importorskip("nerbert_spacy.wikipedia.dump")
+    from nerbert_spacy.dbpedia.infobox import template_redirects_from_dump
+
+    d = tmp_path / "d.xml"
+    d.write_text(
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
+        "<page><title>Template:Infobox Politician</title><ns>10</ns><id>9</id>"
+        '<redirect title="Template:Infobox officeholder" /><revision><id>1</id>'
+        "<text>#REDIRECT [[Template:Infobox officeholder]]</text></revision></page>"
+        "<page><title>Template:Infobox officeholder</title><ns>10</ns><id>10</id>"
+        "<revision><id>2</id><text>table code</text></revision></page></mediawiki>"
+    )
+    redirects = template_redirects_from_dump([d])
+    assert redirects == {"Infobox Politician": "Infobox officeholder"}
+    text = "{{infobox Politician | name = X}}"
+    assert infobox_types(text, mappings, template_redirects=redirects, case_insensitive=False) == ["OfficeHolder"]

@@ -152,11 +152,19 @@ def infobox_types_cmd(
         None, "--instance-types", help="Instance-types files that take precedence: write only the gaps they leave."
     ),
     exact_case: bool = typer.Option(False, "--exact-case", help="No case-insensitive template name fallback."),
+    template_redirects: bool = typer.Option(
+        False, "--template-redirects", help="First read Template: redirects from the dumps (full dumps have them)."
+    ),
 ) -> None:
     """Type articles from their infobox templates; write N-Triples for TypeIndex.build."""
-    from ..dbpedia.infobox import InfoboxTypeSource
+    from ..dbpedia.infobox import InfoboxTypeSource, template_redirects_from_dump
 
-    source = InfoboxTypeSource(mappings, _ontology(ontology), case_insensitive=not exact_case)
+    redirects = template_redirects_from_dump(dumps) if template_redirects else None
+    if redirects is not None:
+        typer.echo(f"{len(redirects)} template redirects")
+    source = InfoboxTypeSource(
+        mappings, _ontology(ontology), case_insensitive=not exact_case, template_redirects=redirects
+    )
     if instance_types:
         from ..dbpedia.types import TypeIndex
 

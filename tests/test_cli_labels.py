@@ -149,3 +149,51 @@ def test_infobox_types_cli(cli_runner, tmp_path):
     assert r.exit_code == 0, r.output
     assert "2 typed by infobox" in r.output
     assert "<http://dbpedia.org/ontology/City>" in out.read_text()
+
+
+@pytest.mark.slow
+def test_end_to_end_zero_shot_with_a_real_bio_tagger(cli_runner, tiny_bert, tmp_path):
+    """A tiny transformer + bio_tagger trained on 315-style types ('president', 'city'),
+    mapped onto a target schema from its meta.json, evaluated zero-shot by the CLI."""
+    from thinc.api import fix_random_seed
+
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("transformer", config={"model": {
+        "@architectures": "spacy-transformers.TransformerModel.v3", "name": str(tiny_bert),
+        "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
+        "tokenizer_config": {"use_fast": True}}})  # fmt: skip
+    nlp.add_pipe("bio_tagger")
+    from spacy.training import Example
+
+    cities, people = ["Paris", "London", "Berlin", "York"], [("John", "Smith"), ("Paul", "Smith")]
+    examples, gold_docs = [], []
+    for i in range(24):
+        words = ["the", "president", *people[i % 2], "was", "born", "in", cities[i % 4], "."]
+        ref = Doc(nlp.vocab, words=words)
+        ref.ents = [Span(ref, 2, 4, "president"), Span(ref, 7, 8, "city")]
+        examples.append(Example(Doc(nlp.vocab, words=words), ref))
+        gold = Doc(nlp.vocab, words=words)
+        gold.ents = [Span(gold, 2, 4, "politician"), Span(gold, 7, 8, "location")]
+        gold_docs.append(gold)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 2e-3
+    for step in range(40):
+        nlp.update([examples[(step * 8 + j) % 24] for j in range(8)], sgd=optimizer)
+    nlp.to_disk(tmp_path / "pretrained")
+    DocBin(docs=gold_docs[:8]).to_disk(tmp_path / "test.spacy")
+    onto = tmp_path / "onto.ttl"
+    onto.write_text(TTL + "dbo:PopulatedPlace a owl:Class ; rdfs:subClassOf dbo:Place .\n"
+                    "dbo:City a owl:Class ; rdfs:subClassOf dbo:PopulatedPlace .\n")  # fmt: skip
+    r = cli_runner.invoke(app, ["labels", "map", "politician", "location", "--pretrained", str(tmp_path / "pretrained"),
+                                "--ontology", str(onto), "-o", str(tmp_path / "m.json")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["target"]["politician"]["rule"] == {"president": "descendant"}
+    assert m["target"]["location"]["rule"] == {"city": "descendant"}
+    r = cli_runner.invoke(app, ["labels", "zeroshot", str(tmp_path / "pretrained"), str(tmp_path / "test.spacy"),
+                                "--mapping", str(tmp_path / "m.json"), "-o", str(tmp_path / "r.json")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert set(res["per_type"]) <= {"politician", "location"}
+    assert res["f1"] > 0.5, res

@@ -702,6 +702,8 @@ def infobox_agreement(
         reference, both, exact, up_to_ancestors (exact + one is an ancestor of the other),
         the breakdown, and example conflicts.
     """
+    from ..wikipedia.dump import DumpStats, iter_pages
+
     ontology = source.ontology
     per_dump: Dict[str, Dict[str, Any]] = {}
     total: Counter = Counter()
@@ -709,8 +711,6 @@ def infobox_agreement(
     for path in dump_paths:
         c: Counter = Counter()
         source.stats = Counter()
-        from ..wikipedia.dump import DumpStats, iter_pages
-
         dstats = DumpStats()
         for page in iter_pages(path, stats=dstats, namespaces=(0,), include_redirects=False, skip_disambiguation=True):
             if page.redirect:

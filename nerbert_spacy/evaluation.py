@@ -48,6 +48,11 @@ PAPER_TABLE2: Dict[str, Dict[str, Dict[str, float]]] = {
     },
 }
 
+#: Published zero-shot F1 (%) on CrossNER, for zero-shot arms (issue 7).
+ZERO_SHOT_REFERENCE: Dict[str, Dict[str, float]] = {
+    "GLiNER-L (published, zero-shot)": dict(ai=57.2, literature=64.4, music=69.6, politics=72.6, science=62.6),
+}
+
 #: Column headers as in the paper.
 DOMAIN_HEADERS = {
     "politics": "Pol.", "science": "Sci.", "music": "Mus.", "literature": "Lit.", "ai": "AI",
@@ -277,6 +282,7 @@ def render_table(
     paper: Optional[Mapping[str, Mapping[str, float]]] = None,
     paper_label: str = "paper (BERT-base)",
     show_n: bool = True,
+    extra_rows: Optional[Mapping[str, Mapping[str, float]]] = None,
 ) -> str:
     """A Table-2-style markdown table: rows = arms, columns = domains (+ Avg.).
 
@@ -286,6 +292,8 @@ def render_table(
         key -> F1 (%), e.g. ``PAPER_TABLE2["target"]``; rows for arms in ``cells`` only.
     paper_label (str): Prefix of the reference rows.
     show_n (bool): Add a column with the number of runs per cell (min-max).
+    extra_rows (Optional[Mapping[str, Mapping[str, float]]]): More reference rows,
+        row name -> paper domain key -> F1 (%), shown whatever the arms.
     RETURNS (str): Markdown.
     """
     headers = ["Model"] + [DOMAIN_HEADERS.get(paper_domain(d), d) for d in domains] + ["Avg."]
@@ -304,17 +312,16 @@ def render_table(
             ns = [a["n"] for a in aggs if a is not None]
             line.append("–" if not ns else (str(min(ns)) if min(ns) == max(ns) else f"{min(ns)}-{max(ns)}"))
         lines.append("| " + " | ".join(line) + " |")
-    if paper:
-        for arm in cells:
-            ref = paper.get(arm)
-            if not ref:
-                continue
+    refs = [(f"{paper_label}: {arm}", paper[arm]) for arm in cells if paper and paper.get(arm)]
+    refs += list((extra_rows or {}).items())
+    if refs:
+        for row_name, ref in refs:
             vals = [ref.get(paper_domain(d)) for d in domains]
             shown = ["–" if v is None else f"{v:.2f}" for v in vals]
             avg = f"{statistics.fmean(vals):.2f}" if vals and all(v is not None for v in vals) else "–"
-            line = [f"{paper_label}: {arm}"] + shown + [avg]
+            line = [row_name] + shown + [avg]
             if show_n:
-                line.append("5")
+                line.append("–")
             lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines) + "\n"
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import srsly
 
 from .errors import NerbertError, require_file
-from .evaluation import PAPER_TABLE2, aggregate, render_table
+from .evaluation import PAPER_TABLE2, ZERO_SHOT_REFERENCE, aggregate, render_table
 from .util import write_json_atomic, write_text_atomic
 
 PathLike = Union[str, Path]
@@ -51,12 +51,20 @@ class Arm:
     pretrained (Optional[str]): ``paths.pretrained`` (a NER-BERT pipeline) or None.
     head_mapping (Optional[str]): ``paths.head_mapping`` for head transfer, or None.
     overrides (Dict[str, Any]): Extra config overrides for this arm only.
+    zero_shot (Optional[str]): Zero-shot arm (issue 7): a label-mapping file (from
+        ``nerbert labels map``; ``{domain}`` in the path is replaced by the domain
+        name). No training: ``pretrained`` + a ``label_mapper`` is evaluated on the
+        test set, once per domain (first seed only; it is deterministic), Target Only,
+        full test set.
+    unmapped (str): Zero-shot: "drop" predictions of unmapped types, or a label for them.
     """
 
     name: str
     pretrained: Optional[str] = None
     head_mapping: Optional[str] = None
     overrides: Dict[str, Any] = field(default_factory=dict)
+    zero_shot: Optional[str] = None
+    unmapped: str = "drop"
 
 
 @dataclass
@@ -103,6 +111,9 @@ class GridSpec:
         for n in list(self.domains) + names:
             if not n or "/" in n or n.startswith("."):
                 raise NerbertError(f"invalid domain/arm name {n!r}")
+        for a in self.arms:
+            if a.zero_shot and not a.pretrained:
+                raise NerbertError(f"zero-shot arm {a.name!r} needs a pretrained pipeline")
         bad = [s for s in self.settings if s not in SETTINGS]
         if bad:
             raise NerbertError(f"unknown setting(s) {bad}; use {', '.join(SETTINGS)}")
@@ -126,13 +137,15 @@ def _parse_arm_value(name: str, value: Any) -> Arm:
     if isinstance(value, str):
         return Arm(name, pretrained=value)
     if isinstance(value, dict):
-        unknown = set(value) - {"pretrained", "head_mapping", "overrides"}
+        unknown = set(value) - {"pretrained", "head_mapping", "overrides", "zero_shot", "unmapped"}
         if unknown:
             raise NerbertError(f"arm {name!r} has unknown keys {sorted(unknown)}")
         pre = value.get("pretrained")
         pre = None if pre is None or str(pre).lower() in ("", "null", "none") else str(pre)
         hm = value.get("head_mapping")
-        return Arm(name, pre, str(hm) if hm else None, dict(value.get("overrides") or {}))
+        zs = value.get("zero_shot")
+        return Arm(name, pre, str(hm) if hm else None, dict(value.get("overrides") or {}),
+                   str(zs) if zs else None, str(value.get("unmapped") or "drop"))
     raise NerbertError(f"arm {name!r}: expected a path, null or a mapping, got {value!r}")
 
 
@@ -258,6 +271,8 @@ def plan(spec: GridSpec) -> List[Run]:
             for domain, corpus in spec.domains.items():
                 for size in sizes:
                     for arm in spec.arms:
+                        if arm.zero_shot and (setting != "target" or size is not None or seed != spec.seeds[0]):
+                            continue
                         key = f"{setting}/{domain}/{arm.name}" + (f"/fewshot-{size}" if size else "") + f"/seed{seed}"
                         runs.append(Run(
                             setting, domain, arm.name, seed, size, corpus,
@@ -337,6 +352,16 @@ def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:
 
     from .evaluation import evaluate_pipeline
 
+    if job.get("zero_shot"):
+        from .pipeline.label_mapper import zero_shot_pipeline
+
+        zs = job["zero_shot"]
+        start = time.perf_counter()
+        nlp = zero_shot_pipeline(zs["pretrained"], zs["mapping"], zs.get("unmapped", "drop"))
+        result = evaluate_pipeline(nlp, job["test"], batch_size=int(job.get("batch_size", 64)),
+                                   gpu_id=int(job.get("gpu_id", -1)))
+        result.update(train_seconds=0.0, eval_seconds=round(time.perf_counter() - start, 1))
+        return result
     start = time.perf_counter()
     train(job["config"], job["output"], use_gpu=int(job.get("gpu_id", -1)), overrides=job["overrides"])
     train_seconds = time.perf_counter() - start
@@ -467,6 +492,11 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
         ov = run_overrides(spec, arm, run.seed, train, dev, pretrained)
         job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
                "test": str(test), "batch_size": spec.eval_batch_size}
+        if arm.zero_shot:
+            mapping = arm.zero_shot.replace("{domain}", run.domain)
+            job["zero_shot"] = {"pretrained": arm.pretrained, "mapping": mapping, "unmapped": arm.unmapped}
+            ov = {"zero_shot_mapping": mapping, "unmapped": arm.unmapped}
+            n_train = 0
         try:
             result = run_fn(job, run.log_path)
         except RunFailed as err:
@@ -543,7 +573,8 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
                 for d in domains:
                     rs = results.get((setting, d, arm.name, None))
                     cells[arm.name][d] = aggregate(rs) if rs else None
-            lines.append(render_table(cells, domains, paper=PAPER_TABLE2.get(setting)))
+            extra = ZERO_SHOT_REFERENCE if setting == "target" and any(a.zero_shot for a in spec.arms) else None
+            lines.append(render_table(cells, domains, paper=PAPER_TABLE2.get(setting), extra_rows=extra))
         for size in spec.few_shot:
             lines += [f"## {setting_titles[setting]}, few-shot {size}", ""]
             cells = {}
@@ -566,6 +597,8 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
     lines.append(f"- config: `{spec.config}`; encoder: `{spec.encoder or '(from the config)'}`")
     for arm in spec.arms:
         extra = f", head mapping `{arm.head_mapping}`" if arm.head_mapping else ""
+        if arm.zero_shot:
+            extra += f", zero-shot through `{arm.zero_shot}` (unmapped: {arm.unmapped}; no training, one run)"
         lines.append(f"- arm `{arm.name}`: pretrained `{arm.pretrained or 'null (plain encoder)'}`{extra}")
     lines.append(f"- seeds: {', '.join(map(str, spec.seeds))}; settings: {', '.join(spec.settings)}"
                  + (f"; few-shot sizes: {', '.join(spec.few_shot)}" if spec.few_shot else ""))

@@ -120,8 +120,8 @@ def test_render_table_with_paper_rows():
     assert lines[0] == "| Model | Pol. | AI | Avg. | runs |"
     assert lines[2] == "| bert | 55.00 ± 7.07 | 55.00 ± 7.07 | 55.00 | 2 |"
     assert lines[3] == "| nerbert | 55.00 ± 7.07 | – | – | 2 |"
-    assert lines[4] == "| paper (BERT-base): bert | 66.56 | 50.37 | 58.47 | 5 |"
-    assert lines[5] == "| paper (BERT-base): nerbert | 73.69 | 60.39 | 67.04 | 5 |"
+    assert lines[4] == "| paper (BERT-base): bert | 66.56 | 50.37 | 58.47 | – |"
+    assert lines[5] == "| paper (BERT-base): nerbert | 73.69 | 60.39 | 67.04 | – |"
     assert paper_domain("crossner-politics") == "politics" and paper_domain("finance") == "sec"
 
 

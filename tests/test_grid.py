@@ -18,6 +18,7 @@ from nerbert_spacy.grid import (
     result_path,
     run_grid,
     run_subprocess,
+    train_and_evaluate,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +129,7 @@ def test_grid_runs_resumes_and_reports(tmp_path):
     md = Path(rep.markdown).read_text(encoding="utf8")
     assert "| bert | 52.00 ± 1.00 | 52.00 | 3 |" in md
     assert "| nerbert | 62.00 ± 1.00 | 62.00 | 3 |" in md
-    assert "| paper (BERT-base): nerbert | 73.69 | 73.69 | 5 |" in md
+    assert "| paper (BERT-base): nerbert | 73.69 | 73.69 | – |" in md
     # resume: nothing left to do
     fake2 = FakeTrainer()
     rep2 = run_grid(spec, run_fn=fake2)
@@ -171,7 +172,7 @@ def test_source_target_trains_source_once_per_arm_and_seed(tmp_path):
     # source models are removed once every run that needs them has a result
     assert not (tmp_path / "work" / "source" / "bert" / "seed1").exists()
     md = Path(rep.markdown).read_text(encoding="utf8")
-    assert "Source & Target" in md and "| paper (BERT-base): bert | 68.71 | 58.88 | 63.80 | 5 |" in md
+    assert "Source & Target" in md and "| paper (BERT-base): bert | 68.71 | 58.88 | 63.80 | – |" in md
 
 
 def test_fewshot_runs_and_plot(tmp_path):
@@ -189,6 +190,28 @@ def test_fewshot_runs_and_plot(tmp_path):
     assert rep.plot and Path(rep.plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = Path(rep.markdown).read_text(encoding="utf8")
     assert "few-shot 5" in md and "t-fewshot.png" in md
+
+
+def test_zero_shot_arm_runs_once_per_domain_without_training(tmp_path):
+    corpus = _corpus(tmp_path)
+    arms = {"bert": None, "zs": {"pretrained": "pre/model-best", "zero_shot": "maps/{domain}.json", "unmapped": "misc"}}
+    spec = _spec(tmp_path, corpus, arms=arms, seeds=[1, 2], few_shot=["5"],
+                 domains={"crossner-politics": str(corpus), "crossner-ai": str(corpus)})
+    keys = [r.key for r in plan(spec) if r.arm == "zs"]
+    assert keys == ["target/crossner-politics/zs/seed1", "target/crossner-ai/zs/seed1"]
+    fake = FakeTrainer()
+    rep = run_grid(spec, run_fn=fake)
+    zs_jobs = [j for j in fake.jobs if "zero_shot" in j]
+    assert [j["zero_shot"] for j in zs_jobs] == [
+        {"pretrained": "pre/model-best", "mapping": "maps/crossner-politics.json", "unmapped": "misc"},
+        {"pretrained": "pre/model-best", "mapping": "maps/crossner-ai.json", "unmapped": "misc"}]
+    res = srsly.read_json(result_path(spec.results_path, "target", "crossner-ai", "zs", 1))
+    assert res["n_train"] == 0
+    md = Path(rep.markdown).read_text(encoding="utf8")
+    assert "| GLiNER-L (published, zero-shot) | 72.60 | 57.20 | 64.90 | – |" in md
+    assert "| zs | 61.00 | 61.00 | 61.00 | 1 |" in md
+    with pytest.raises(NerbertError, match="needs a pretrained"):
+        _spec(tmp_path, corpus, arms={"zs": {"zero_shot": "m.json"}})
 
 
 def test_cli_grid_dry_run_and_report_only(tmp_path, cli_runner):
@@ -227,6 +250,14 @@ def test_real_subprocess_run_with_tiny_bert(tmp_path, tiny_bert):
     res = run_subprocess(job, tmp_path / "logs" / "run.log")
     assert 0.0 <= res["f1"] <= 1.0 and res["n_sentences"] == 20 and res["train_seconds"] > 0
     assert "dev_performance" in res
+    # zero-shot through a label mapping: no training, scored exactly like the fine-tuned run
+    mapping = tmp_path / "map.json"
+    srsly.write_json(mapping, {"politician": ["politician"], "nation": ["country"]})
+    zs = train_and_evaluate({"zero_shot": {"pretrained": str(tmp_path / "model" / "model-best"), "mapping": str(mapping),
+                                           "unmapped": "drop"}, "test": str(corpus / "test.spacy")})
+    assert zs["train_seconds"] == 0.0 and zs["n_sentences"] == 20
+    assert set(zs["per_type"]) <= {"politician", "nation", "country", "person", "organisation", "politicalparty",
+                                   "location", "election", "event", "misc"}
     # a failing run raises RunFailed with its log, and does not kill the caller
     bad = dict(job, output=str(tmp_path / "m2"), overrides=dict(job["overrides"], **{"paths.train": "nope.spacy"}))
     with pytest.raises(RunFailed) as info:

@@ -50,7 +50,10 @@ def test_package_name_split_and_sources():
 @pytest.mark.slow
 def test_package_install_and_load_by_name(tiny_bert, tmp_path):
     model = _tiny_trained_pipeline(tiny_bert, tmp_path / "model-best")
-    meta = package_meta(model, name="nerbert_tinytest", version="0.0.1", sources=["toy|https://example.org|CC0"])
+    (tmp_path / "metrics.json").write_text(json.dumps({"f1": 0.25, "precision": 0.5, "recall": 1 / 6, "metric": "seqeval micro F1"}))
+    meta = package_meta(model, name="nerbert_tinytest", version="0.0.1", sources=["toy|https://example.org|CC0"],
+                        metrics=tmp_path / "metrics.json")
+    assert meta["performance"]["test_f1"] == 0.25 and "seqeval micro F1: 0.2500" in meta["notes"]
     assert (meta["lang"], meta["name"]) == ("nerbert", "tinytest")
     assert meta["nerbert"]["encoder"] == str(tiny_bert)
     assert meta["nerbert"]["entity_types"] == ["LOC", "PER"]
@@ -58,18 +61,18 @@ def test_package_install_and_load_by_name(tiny_bert, tmp_path):
     assert "ents_f" in meta["performance"] and meta["license"] == "MIT"
 
     # the CLI helper runs `python -m spacy package` with that meta
-    env = dict(os.environ, PYTHONPATH="")
     out = tmp_path / "packages"
     proc = subprocess.run(
         [sys.executable, "-m", "nerbert_spacy", "package", str(model), str(out), "--name", "nerbert_tinytest",
-         "--version", "0.0.1", "--source", "toy|https://example.org|CC0"],
+         "--version", "0.0.1", "--source", "toy|https://example.org|CC0", "--metrics", str(tmp_path / "metrics.json")],
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pkg_dir = out / "nerbert_tinytest-0.0.1"
     sdist = pkg_dir / "dist" / "nerbert_tinytest-0.0.1.tar.gz"
     assert sdist.exists(), proc.stdout
-    assert json.loads((pkg_dir / "meta.json").read_text())["nerbert"]["package"] == "nerbert_tinytest"
+    pkg_meta = json.loads((pkg_dir / "meta.json").read_text())
+    assert pkg_meta["nerbert"]["package"] == "nerbert_tinytest" and pkg_meta["performance"]["test_f1"] == 0.25
 
     # install offline into a temporary site folder (no deps, no index, no build isolation)
     site = tmp_path / "site"

@@ -109,9 +109,10 @@ def register(app: typer.Typer) -> None:
             [], "--source", help="Data source 'name|url|license' (repeatable)"
         ),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Encoder name for the meta (default: from config)"),
+        metrics: Optional[Path] = typer.Option(None, "--metrics", help="JSON of nerbert evaluate: test scores for the meta"),
         build: str = typer.Option("sdist", "--build", help="spacy package --build: sdist, wheel, sdist,wheel or none"),
     ) -> None:
-        """Package a trained pipeline with ``spacy package`` under exactly NAME (meta: labels, scores, encoder, sources, licence)."""
+        """Package a trained pipeline with spacy package under exactly NAME (meta: labels, scores, encoder, sources, licence)."""
         from ..export.package import build_package
 
         result = build_package(
@@ -123,6 +124,7 @@ def register(app: typer.Typer) -> None:
             license=license_,
             sources=source,
             encoder=encoder,
+            metrics=metrics,
             build=build,
         )
         typer.echo(f"package {name} {version}: {result['package_dir']}")

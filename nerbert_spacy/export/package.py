@@ -60,6 +60,7 @@ def package_meta(
     license: str = "MIT",
     sources: Iterable[Union[str, Dict[str, str]]] = (),
     encoder: Optional[str] = None,
+    metrics: Optional[Union[str, Path]] = None,
 ) -> Dict[str, Any]:
     """The ``meta.json`` to give ``spacy package --meta-path`` for package ``name``.
 
@@ -70,6 +71,8 @@ def package_meta(
     license (str): Licence of the pipeline.
     sources (Iterable[str | Dict]): Data sources (``"name|url|license"`` or meta dicts).
     encoder (Optional[str]): Encoder name (default: read from ``config.cfg``).
+    metrics (Optional[str | Path]): JSON written by ``nerbert evaluate``; its
+        ``f1``/``precision``/``recall`` go into ``performance`` as ``test_*``.
     RETURNS (Dict[str, Any]): The meta.
     """
     model_dir = require_dir(model_dir, "pipeline folder")
@@ -93,9 +96,22 @@ def package_meta(
     )
     meta["nerbert"] = {"encoder": encoder, "entity_types": labels, "package": name}
     notes = [f"Encoder: {encoder}."]
-    perf = meta.get("performance") or {}
+    perf = dict(meta.get("performance") or {})
     if "ents_f" in perf:
         notes.append(f"Entity F1 on the development set: {perf['ents_f']:.4f}.")
+    if metrics is not None:
+        from ..export.base import read_json
+        from ..errors import require_file
+
+        result = read_json(require_file(metrics, "metrics file"))
+        if not isinstance(result, dict) or not isinstance(result.get("f1"), (int, float)):
+            raise NerbertError("metrics file has no numeric 'f1' (expected the output of nerbert evaluate)", metrics)
+        for key in ("f1", "precision", "recall"):
+            if isinstance(result.get(key), (int, float)):
+                perf[f"test_{key}"] = float(result[key])
+        metric = result.get("metric", "F1")
+        notes.append(f"Test {metric}: {result['f1']:.4f} on {result.get('test', 'the test set')}.")
+    meta["performance"] = perf
     notes.append("Needs the `nerbert-spacy` package installed (it provides the bio_tagger component).")
     meta["notes"] = " ".join(notes)
     reqs = list(meta.get("requirements") or [])
@@ -115,6 +131,7 @@ def build_package(
     license: str = "MIT",
     sources: Iterable[Union[str, Dict[str, str]]] = (),
     encoder: Optional[str] = None,
+    metrics: Optional[Union[str, Path]] = None,
     build: str = "sdist",
 ) -> Dict[str, Any]:
     """Write the meta and run ``python -m spacy package`` (``--force``).
@@ -127,7 +144,7 @@ def build_package(
     output_dir.mkdir(parents=True, exist_ok=True)
     meta = package_meta(
         model_dir, name=name, version=version, description=description, license=license, sources=sources,
-        encoder=encoder,
+        encoder=encoder, metrics=metrics,
     )
     with tempfile.TemporaryDirectory() as tmp:
         meta_path = Path(tmp) / "meta.json"

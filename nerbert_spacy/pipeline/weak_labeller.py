@@ -57,8 +57,9 @@ class GazetteerSource(LabelSource):
     """Exact, case-sensitive (by default) matching of entity names over tokens.
 
     name (str): Span group written by ``__call__``.
-    make_doc (Callable[[str], Doc]): The pipeline's tokenizer (``nlp.make_doc``):
-        names are matched as token sequences, so they must be tokenised alike.
+    tokenizer (Callable[[str], Doc]): The pipeline's tokenizer (``nlp.tokenizer``;
+        its ``pipe`` is used when it has one): names are matched as token
+        sequences, so they must be tokenised like the text.
     entries (Iterable[Tuple]): ``(name, label)`` or ``(name, label, priority)``.
     case_sensitive (bool): Match ``ORTH`` (True) or ``LOWER``.
     min_chars (int): Ignore names shorter than this.
@@ -68,7 +69,7 @@ class GazetteerSource(LabelSource):
     def __init__(
         self,
         name: str,
-        make_doc: Callable[[str], Doc],
+        tokenizer: Callable[[str], Doc],
         entries: Iterable[Tuple] = (),
         *,
         case_sensitive: bool = True,
@@ -77,7 +78,7 @@ class GazetteerSource(LabelSource):
         stop_words: Optional[Iterable[str]] = None,
     ) -> None:
         self.name = name
-        self.make_doc = make_doc
+        self.tokenizer = tokenizer
         self.case_sensitive = case_sensitive
         self.min_chars = min_chars
         self.skip_stopwords = skip_stopwords
@@ -127,7 +128,10 @@ class GazetteerSource(LabelSource):
         for n, (_, lab) in sorted(self._entries.items()):
             by_label[lab].append(n)
         for lab, names in sorted(by_label.items()):
-            patterns = [self.make_doc(n) for n in names]
+            if hasattr(self.tokenizer, "pipe"):
+                patterns = list(self.tokenizer.pipe(names))
+            else:
+                patterns = [self.tokenizer(n) for n in names]
             matcher.add(lab, patterns)
         return matcher
 
@@ -422,7 +426,7 @@ class DbpediaLabeller:
         self.vocab = nlp.vocab
         self.gazetteer = GazetteerSource(
             "dbpedia_gazetteer",
-            nlp.make_doc,
+            nlp.tokenizer,
             case_sensitive=case_sensitive,
             min_chars=min_chars,
             skip_stopwords=skip_stopwords,

@@ -70,13 +70,13 @@ def test_doc_to_bio():
 def _brute_force(log_probs):
     n, t = log_probs.shape
     tags = labels_to_tags([str(k) for k in range((t - 1) // 2)])
-    best, best_path = -numpy.inf, None
+    best = -numpy.inf
     for path in itertools.product(range(t), repeat=n):
         if not is_valid_bio([tags[i] for i in path]):
             continue
         score = sum(log_probs[i, j] for i, j in enumerate(path))
         if score > best:
-            best, best_path = score, path
+            best = score
     return best
 
 

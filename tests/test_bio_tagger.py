@@ -205,3 +205,20 @@ def test_scorer_reports_prf_per_type():
     assert scores["ents_per_type"]["LOC"]["r"] == pytest.approx(0.0)
     assert bio_score is make_bio_scorer()
     assert labels_to_tags([]) == ["O"]
+
+
+def test_spacy_load_finds_components_without_imports(trained, tmp_path):
+    """Entry points: a fresh interpreter loads the pipeline with no nerbert import."""
+    import subprocess
+    import sys
+
+    nlp, _, _ = trained
+    nlp.to_disk(tmp_path / "model")
+    code = (
+        "import sys, spacy; nlp = spacy.load(sys.argv[1]); "
+        "doc = nlp('the president Paul Smith was born in London .'); "
+        "print([(e.text, e.label_) for e in doc.ents], len(doc.spans['bio_tagger'].attrs['scores']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "('Paul Smith', 'PER')" in out.stdout and "('London', 'LOC')" in out.stdout

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
-import srsly
 from spacy.language import Language
 from spacy.util import registry
 

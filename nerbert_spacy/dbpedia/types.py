@@ -1,0 +1,452 @@
+"""A compact on-disk index from page titles to their DBpedia Ontology classes.
+
+:meth:`TypeIndex.build` streams DBpedia instance-type files line by line
+(N-Triples, or Turtle with one triple a line such as ``dbr:X a dbo:Y .``;
+plain or ``.bz2``) and keeps only ``rdf:type`` triples whose object is a
+``dbo:`` class. The result is one SQLite file (``WITHOUT ROWID`` tables keyed
+by title) that many worker processes open read-only at the same time; it
+never holds the data in an rdflib graph or a Python dict, so it scales to
+the full DBpedia release (5M+ entities).
+
+Titles are normalised with :func:`~nerbert_spacy.wikipedia.wikitext.normalize_title`
+(percent-escapes decoded, ``_`` -> space), so ``dbr:AT%26T`` and the link
+``[[AT&amp;T]]`` meet. Redirects (from the Wikipedia dump and/or DBpedia's
+redirects file) are stored beside the types and followed before a lookup.
+
+Bad lines (malformed triples, invalid UTF-8, undefined prefixes) are counted
+in ``stats["malformed_lines"]`` with the first 20 messages (file + line) in
+``stats["errors"]``, and skipped; a truncated ``.bz2`` keeps the lines read before it.
+"""
+
+import bz2
+import json
+import os
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..errors import NerbertError, require_file
+from ..util import atomic_path
+from ..wikipedia.wikitext import normalize_title
+
+__all__ = ["TypeIndex", "iter_redirect_triples", "iter_triples"]
+
+PathLike = Union[str, Path]
+DBO = "http://dbpedia.org/ontology/"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+REDIRECT_PRED = DBO + "wikiPageRedirects"
+MAX_ERRORS = 20
+BATCH = 50_000
+MAX_REDIRECT_HOPS = 20
+_DEFAULT_PREFIXES = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "dbo": DBO,
+    "dbr": "http://dbpedia.org/resource/",
+    "dbpedia-owl": DBO,
+    "dbpedia": "http://dbpedia.org/resource/",
+    "schema": "http://schema.org/",
+}
+# fast path: DBpedia's own N-Triples form
+_NT_TYPE_RE = re.compile(
+    r"<https?://(?:[a-z-]+\.)?dbpedia\.org/resource/([^>]*)> "
+    r"<http://www\.w3\.org/1999/02/22-rdf-syntax-ns#type> <http://dbpedia\.org/ontology/([^>/#]+)> \.\s*$"
+)
+_PREFIX_RE = re.compile(r"^(?:@prefix|PREFIX)\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>\s*\.?\s*$", re.I)
+_TERM_RE = re.compile(r'\s*(<[^<>"{}|^`\s]*>|[A-Za-z][\w.-]*:[^\s<>"]*|:[^\s<>"]*|a(?=\s))')
+_LITERAL_RE = re.compile(r'\s*("(?:[^"\\]|\\.)*"(?:@[A-Za-z-]+|\^\^\S+)?|-?\d[\d.eE+-]*|true|false)')
+_RESOURCE_RE = re.compile(r"^https?://(?:[a-z-]+\.)?dbpedia\.org/resource/(.+)$")
+_UCHAR_RE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+class _LineError(Exception):
+    pass
+
+
+def _unescape_iri(iri: str) -> str:
+    if "\\" in iri:
+        iri = _UCHAR_RE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), iri)
+    return iri
+
+
+def _expand(term: str, prefixes: Dict[str, str]) -> str:
+    if term.startswith("<"):
+        return _unescape_iri(term[1:-1])
+    if term == "a":
+        return RDF_TYPE
+    prefix, _, local = term.partition(":")
+    if prefix not in prefixes:
+        raise _LineError(f"undefined prefix '{prefix}:'")
+    return prefixes[prefix] + local.replace("\\", "")
+
+
+def _parse_line(line: str, prefixes: Dict[str, str]) -> Optional[Tuple[str, str, str]]:
+    """Parse one line into (subject IRI, predicate IRI, object IRI or literal); None for no triple."""
+    s = line.strip()
+    if not s or s.startswith("#"):
+        return None
+    m = _PREFIX_RE.match(s)
+    if m:
+        prefixes[m.group(1) or ""] = m.group(2)
+        return None
+    if s.lower().startswith(("@base", "base ")):
+        return None
+    if not s.endswith("."):
+        raise _LineError("no final '.' (one triple per line expected)")
+    body = s[:-1]
+    pos = 0
+    terms: List[str] = []
+    for i in range(3):
+        m = _TERM_RE.match(body, pos)
+        if m is None and i == 2:
+            m = _LITERAL_RE.match(body, pos)
+            if m is not None:
+                terms.append(m.group(1))
+                pos = m.end()
+                break
+        if m is None:
+            raise _LineError(f"cannot read the {('subject', 'predicate', 'object')[i]}")
+        terms.append(m.group(1).rstrip("."))
+        pos = m.end()
+    if body[pos:].strip():
+        raise _LineError("unexpected text after the object")
+    subj = _expand(terms[0], prefixes)
+    pred = _expand(terms[1], prefixes)
+    obj = terms[2]
+    obj = (
+        obj
+        if obj.startswith('"') or obj[:1].isdigit() or obj[:1] == "-" or obj in ("true", "false")
+        else _expand(obj, prefixes)
+    )
+    return subj, pred, obj
+
+
+class _LineReader:
+    """Decoded lines of a plain or .bz2 file with line numbers; bad bytes and truncation are reported."""
+
+    def __init__(self, path: Path, stats: Dict[str, Any]) -> None:
+        self.path = path
+        self.stats = stats
+
+    def error(self, msg: str) -> None:
+        self.stats["malformed_lines"] += 1
+        if len(self.stats["errors"]) < MAX_ERRORS:
+            self.stats["errors"].append(msg)
+
+    def __iter__(self) -> Iterator[Tuple[int, str]]:
+        with open(self.path, "rb") as f:
+            compressed = f.read(3) == b"BZh"
+        f = bz2.open(self.path, "rb") if compressed else open(self.path, "rb")
+        lineno = 0
+        with f:
+            while True:
+                try:
+                    raw = f.readline()
+                except EOFError as e:
+                    self.stats["truncated"] += 1
+                    self._fatal(f"{self.path}: truncated .bz2 after line {lineno} ({e}); the rest is skipped")
+                    return
+                except OSError as e:
+                    self.stats["truncated"] += 1
+                    self._fatal(f"{self.path}: corrupt .bz2 data after line {lineno} ({e}); the rest is skipped")
+                    return
+                if not raw:
+                    return
+                lineno += 1
+                try:
+                    line = raw.decode("utf8")
+                except UnicodeDecodeError as e:
+                    self.error(
+                        f"{self.path} (line {lineno}): invalid UTF-8 bytes at column {e.start + 1}; line skipped"
+                    )
+                    continue
+                yield lineno, line
+
+    def _fatal(self, msg: str) -> None:
+        if len(self.stats["errors"]) < MAX_ERRORS:
+            self.stats["errors"].append(msg)
+
+
+def _new_stats() -> Dict[str, Any]:
+    return {
+        "files": [],
+        "lines": 0,
+        "triples": 0,
+        "entities": 0,
+        "classes": 0,
+        "redirects": 0,
+        "malformed_lines": 0,
+        "truncated": 0,
+        "non_dbo_types": 0,
+        "other_predicates": 0,
+        "non_resource_subjects": 0,
+        "errors": [],
+    }
+
+
+def iter_triples(path: PathLike, stats: Optional[Dict[str, Any]] = None) -> Iterator[Tuple[str, str, str]]:
+    """Stream (subject, predicate, object) of an N-Triples / line-based Turtle file.
+
+    path (str | Path): ``.nt`` / ``.ttl``, plain or ``.bz2``.
+    stats (Optional[Dict[str, Any]]): Receives ``lines``, ``malformed_lines``, ``errors``.
+    YIELDS (Tuple[str, str, str]): Expanded IRIs; a literal object is yielded as written.
+    """
+    p = require_file(path, "RDF triples file")
+    st = stats if stats is not None else _new_stats()
+    for key, value in _new_stats().items():
+        st.setdefault(key, value)
+    reader = _LineReader(p, st)
+    prefixes = dict(_DEFAULT_PREFIXES)
+    for lineno, line in reader:
+        st["lines"] += 1
+        try:
+            triple = _parse_line(line, prefixes)
+        except _LineError as e:
+            reader.error(f"{p} (line {lineno}): malformed triple: {e}; line skipped")
+            continue
+        if triple is not None:
+            yield triple
+
+
+def iter_redirect_triples(path: PathLike, stats: Optional[Dict[str, Any]] = None) -> Iterator[Tuple[str, str]]:
+    """Stream the redirects of a DBpedia redirects file (``dbo:wikiPageRedirects``).
+
+    path (str | Path): ``redirects_en.ttl`` / ``.nt``, plain or ``.bz2``.
+    stats (Optional[Dict[str, Any]]): Receives line counts and errors.
+    YIELDS (Tuple[str, str]): ``(title, target)``, both normalised.
+    """
+    for subj, pred, obj in iter_triples(path, stats):
+        if pred != REDIRECT_PRED:
+            continue
+        ms = _RESOURCE_RE.match(subj)
+        mo = _RESOURCE_RE.match(obj) if not obj.startswith('"') else None
+        if ms and mo:
+            src, dst = normalize_title(ms.group(1)), normalize_title(mo.group(1))
+            if src and dst and src != dst:
+                yield src, dst
+
+
+class TypeIndex:
+    """Title -> DBpedia Ontology classes, redirect-aware, in one SQLite file.
+
+    stats (Dict[str, Any]): ``entities``, ``triples``, ``malformed_lines``,
+        ``errors`` (first 20 messages), ``redirects``, ``build_seconds``,
+        ``size_bytes`` and more counters, as written by :meth:`build`.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self._conn: Optional[sqlite3.Connection] = None
+        self._pid: Optional[int] = None
+        meta = dict(self._db().execute("SELECT key, value FROM meta").fetchall())
+        self.stats: Dict[str, Any] = json.loads(meta.get("stats", "{}"))
+        self._class_names: Dict[int, str] = dict(self._db().execute("SELECT id, name FROM classes").fetchall())
+        self._len = int(meta.get("entities", "0"))
+        self.stats["size_bytes"] = self.path.stat().st_size
+
+    # -- connection per process (safe after fork and for pickling) ----------
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
+            try:
+                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                self._conn.execute("SELECT 1 FROM meta LIMIT 1")
+            except sqlite3.DatabaseError as e:
+                raise NerbertError(f"not a type index built by TypeIndex.build ({e})", self.path) from None
+            self._pid = os.getpid()
+        return self._conn
+
+    def __getstate__(self):
+        return {"path": str(self.path)}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"])
+
+    def close(self) -> None:
+        """Close this process's connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- building ----------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        type_files: Sequence[PathLike],
+        index_path: PathLike,
+        *,
+        redirects: Optional[Mapping[str, str]] = None,
+        redirect_files: Sequence[PathLike] = (),
+    ) -> "TypeIndex":
+        """Stream instance-type files into a new index file (written atomically).
+
+        type_files (Sequence[str | Path]): N-Triples / Turtle files, plain or ``.bz2``.
+        index_path (str | Path): The SQLite file to write (replaced if it exists).
+        redirects (Optional[Mapping[str, str]]): Title -> target (e.g. from
+            :func:`~nerbert_spacy.wikipedia.dump.collect_redirects`).
+        redirect_files (Sequence[str | Path]): DBpedia redirects files (``dbo:wikiPageRedirects``).
+        RETURNS (TypeIndex): The index, opened read-only.
+        """
+        files = [require_file(f, "DBpedia instance-types file") for f in type_files]
+        rfiles = [require_file(f, "DBpedia redirects file") for f in redirect_files]
+        if not files:
+            raise NerbertError("TypeIndex.build needs at least one instance-types file")
+        t0 = time.perf_counter()
+        stats = _new_stats()
+        stats["files"] = [str(f) for f in files]
+        stats["redirect_files"] = [str(f) for f in rfiles]
+        index_path = Path(index_path)
+        with atomic_path(index_path) as tmp:
+            tmp.unlink()
+            conn = sqlite3.connect(str(tmp))
+            try:
+                cls._fill(conn, files, rfiles, redirects, stats)
+                stats["build_seconds"] = round(time.perf_counter() - t0, 3)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stats', ?)", (json.dumps(stats),))
+                conn.commit()
+                conn.execute("VACUUM")
+            finally:
+                conn.close()
+        return cls(index_path)
+
+    @staticmethod
+    def _fill(
+        conn: sqlite3.Connection,
+        files: List[Path],
+        rfiles: List[Path],
+        redirects: Optional[Mapping[str, str]],
+        stats: Dict[str, Any],
+    ) -> None:
+        conn.executescript(
+            """
+            PRAGMA journal_mode=OFF;
+            PRAGMA synchronous=OFF;
+            PRAGMA page_size=4096;
+            PRAGMA cache_size=-200000;
+            CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+            CREATE TABLE classes(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
+            CREATE TABLE types(title TEXT NOT NULL, cls INTEGER NOT NULL, PRIMARY KEY(title, cls)) WITHOUT ROWID;
+            CREATE TABLE redirects(title TEXT PRIMARY KEY, target TEXT NOT NULL) WITHOUT ROWID;
+            """
+        )
+        class_ids: Dict[str, int] = {}
+        batch: List[Tuple[str, int]] = []
+
+        def flush() -> None:
+            conn.executemany("INSERT OR IGNORE INTO types VALUES (?, ?)", batch)
+            batch.clear()
+
+        for path in files:
+            reader = _LineReader(path, stats)
+            prefixes = dict(_DEFAULT_PREFIXES)
+            for lineno, line in reader:
+                stats["lines"] += 1
+                m = _NT_TYPE_RE.match(line)
+                if m is not None:
+                    title, cname = m.group(1), m.group(2)
+                else:
+                    try:
+                        triple = _parse_line(line, prefixes)
+                    except _LineError as e:
+                        reader.error(f"{path} (line {lineno}): malformed triple: {e}; line skipped")
+                        continue
+                    if triple is None:
+                        continue
+                    subj, pred, obj = triple
+                    if pred != RDF_TYPE:
+                        stats["other_predicates"] += 1
+                        continue
+                    if not obj.startswith(DBO) or not obj[len(DBO) :] or "/" in obj[len(DBO) :]:
+                        stats["non_dbo_types"] += 1
+                        continue
+                    ms = _RESOURCE_RE.match(subj)
+                    if ms is None:
+                        stats["non_resource_subjects"] += 1
+                        continue
+                    title, cname = ms.group(1), obj[len(DBO) :]
+                title = normalize_title(_unescape_iri(title))
+                if not title:
+                    reader.error(f"{path} (line {lineno}): empty resource name; line skipped")
+                    continue
+                cid = class_ids.get(cname)
+                if cid is None:
+                    cid = class_ids[cname] = len(class_ids) + 1
+                    conn.execute("INSERT INTO classes VALUES (?, ?)", (cid, cname))
+                batch.append((title, cid))
+                stats["triples"] += 1
+                if len(batch) >= BATCH:
+                    flush()
+        flush()
+        rbatch: List[Tuple[str, str]] = []
+
+        def rflush() -> None:
+            conn.executemany("INSERT OR REPLACE INTO redirects VALUES (?, ?)", rbatch)
+            rbatch.clear()
+
+        for rpath in rfiles:
+            for src, dst in iter_redirect_triples(rpath, stats):
+                rbatch.append((src, dst))
+                if len(rbatch) >= BATCH:
+                    rflush()
+        # redirects from the dump win over DBpedia's (they come from the text being annotated)
+        for src, dst in (redirects or {}).items():
+            src, dst = normalize_title(src), normalize_title(dst)
+            if src and dst and src != dst:
+                rbatch.append((src, dst))
+                if len(rbatch) >= BATCH:
+                    rflush()
+        rflush()
+        stats["entities"] = conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT title FROM types)").fetchone()[0]
+        stats["redirects"] = conn.execute("SELECT COUNT(*) FROM redirects").fetchone()[0]
+        stats["classes"] = len(class_ids)
+        conn.execute("INSERT INTO meta VALUES ('entities', ?)", (str(stats["entities"]),))
+        conn.execute("INSERT INTO meta VALUES ('format', 'nerbert.TypeIndex.v1')")
+
+    @classmethod
+    def open(cls, index_path: PathLike) -> "TypeIndex":
+        """index_path (str | Path): A file written by :meth:`build`. RETURNS (TypeIndex): Opened read-only."""
+        return cls(require_file(index_path, "type index"))
+
+    # -- lookups -------------------------------------------------------------
+    def resolve(self, title: str) -> str:
+        """Follow redirects from ``title`` (normalised first); cycle-safe.
+
+        title (str): A page title or link target.
+        RETURNS (str): The final target (``title`` normalised if it is no redirect;
+            on a cycle, the last title before it repeats).
+        """
+        cur = normalize_title(title)
+        seen = {cur}
+        db = self._db()
+        for _ in range(MAX_REDIRECT_HOPS):
+            row = db.execute("SELECT target FROM redirects WHERE title = ?", (cur,)).fetchone()
+            if row is None or row[0] in seen:
+                break
+            cur = row[0]
+            seen.add(cur)
+        return cur
+
+    def classes(self, title: str) -> List[str]:
+        """title (str): A page title or link target (redirects followed).
+        RETURNS (List[str]): Its dbo class local names, sorted; [] if unknown.
+        """
+        target = self.resolve(title)
+        db = self._db()
+        rows = db.execute("SELECT cls FROM types WHERE title = ?", (target,)).fetchall()
+        if not rows:
+            norm = normalize_title(title)
+            if norm != target:  # a typed redirect page
+                rows = db.execute("SELECT cls FROM types WHERE title = ?", (norm,)).fetchall()
+        return sorted(self._class_names[r[0]] for r in rows)
+
+    def __contains__(self, title: str) -> bool:
+        return bool(self.classes(title))
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"TypeIndex({str(self.path)!r}, {self._len} entities)"

@@ -176,3 +176,85 @@ def test_output_feeds_exporters(nlp, tmp_path):
     FORMATS["prodigy"].write([doc], tmp_path / "p.jsonl", spans_key="dbpedia_gazetteer")
     task = json.loads((tmp_path / "p.jsonl").read_text(encoding="utf8"))
     assert [(s["start"], s["end"], s["label"]) for s in task["spans"]] == [(0, 13, "politician"), (22, 27, "city")]
+
+
+ONTOLOGY_TTL = """@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix dbo: <http://dbpedia.org/ontology/> .
+dbo:Agent a owl:Class .
+dbo:Person a owl:Class ; rdfs:subClassOf dbo:Agent .
+dbo:Politician a owl:Class ; rdfs:subClassOf dbo:Person .
+dbo:Place a owl:Class .
+dbo:PopulatedPlace a owl:Class ; rdfs:subClassOf dbo:Place .
+dbo:Settlement a owl:Class ; rdfs:subClassOf dbo:PopulatedPlace .
+dbo:City a owl:Class ; rdfs:subClassOf dbo:Settlement .
+dbo:Band a owl:Class ; rdfs:subClassOf dbo:Agent .
+dbo:Thing a owl:Class .
+"""
+_T = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+TYPES_NT = "".join(
+    f"<http://dbpedia.org/resource/{s}> {_T} <http://dbpedia.org/ontology/{o}> .\n"
+    for s, o in [("Angela_Merkel", "Politician"), ("Angela_Merkel", "Person"), ("Paris", "City"),
+                 ("Paris_(band)", "Band"), ("Some_Thing", "Thing")]
+)
+
+
+@pytest.fixture()
+def dbpedia_files(tmp_path):
+    (tmp_path / "onto.ttl").write_text(ONTOLOGY_TTL, encoding="utf8")
+    (tmp_path / "types.nt").write_text(TYPES_NT, encoding="utf8")
+    (tmp_path / "redirects.tsv").write_text("Merkel\tAngela Merkel\nCity of Light\tParis\nNowhere\tNo page\n", encoding="utf8")
+    return tmp_path
+
+
+def test_gazetteer_from_dbpedia_types_ontology_label_set(dbpedia_files):
+    from collections import Counter
+
+    from nerbert_spacy.pipeline.weak_labeller import gazetteer_from_dbpedia
+
+    stats = Counter()
+    entries = list(gazetteer_from_dbpedia(dbpedia_files / "types.nt", dbpedia_files / "onto.ttl", "315",
+                                          redirects=dbpedia_files / "redirects.tsv", stats=stats))
+    assert sorted(entries) == sorted([
+        ("Angela Merkel", "politician", PRIORITY_TITLE), ("Merkel", "politician", PRIORITY_REDIRECT),
+        ("Paris", "city", PRIORITY_TITLE), ("City of Light", "city", PRIORITY_REDIRECT),
+        ("Paris (band)", "band", PRIORITY_TITLE), ("Paris", "band", PRIORITY_BARE_TITLE)])
+    assert stats == Counter(entities=4, typed=3, untyped=1, redirects=2)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dbpedia_labeller").initialize(types=dbpedia_files / "types.nt", ontology=dbpedia_files / "onto.ttl",
+                                                 redirects=dbpedia_files / "redirects.tsv")
+    assert _ents(nlp("Merkel in the City of Light, Paris")) == [
+        ("Merkel", "politician"), ("City of Light", "city"), ("Paris", "city")]
+
+
+def test_export_cli_with_dbpedia_types(dbpedia_files, cli_runner):
+    import json
+
+    from nerbert_spacy.cli import app
+
+    (dbpedia_files / "new.jsonl").write_text('{"text": "Angela Merkel visited Paris", "id": "a"}\n', encoding="utf8")
+    out = dbpedia_files / "out.jsonl"
+    res = cli_runner.invoke(app, ["export", str(dbpedia_files / "new.jsonl"), "-f", "doccano", "-o", str(out),
+                                  "--types", str(dbpedia_files / "types.nt"), "--ontology", str(dbpedia_files / "onto.ttl")])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(out.read_text(encoding="utf8"))
+    assert rec["label"] == [[0, 13, "politician"], [22, 27, "city"]] and rec["id"] == "a"
+
+
+@pytest.mark.slow
+def test_real_dbpedia_sample_gazetteer(shared_data):
+    """The shared DBpedia sample (148,850 typed entities) typed with the 2016 ontology and 315 labels."""
+    from collections import Counter
+
+    from nerbert_spacy.pipeline.weak_labeller import gazetteer_from_dbpedia
+
+    db = shared_data / "dbpedia"
+    stats = Counter()
+    entries = list(gazetteer_from_dbpedia(db / "instance-types-sample.nt.bz2", db / "dbpedia_2016-10.owl", "315", stats=stats))
+    assert stats["entities"] == 148850 and stats["typed"] > 140000
+    nlp = spacy.blank("en")
+    labeller = nlp.add_pipe("dbpedia_labeller")
+    labeller.add_entries(entries)
+    doc = nlp("Angela Merkel met Barack Obama in Berlin and flew to New York City with Lufthansa.")
+    assert _ents(doc) == [("Angela Merkel", "politician"), ("Barack Obama", "president"), ("Berlin", "city"),
+                          ("New York City", "city"), ("Lufthansa", "airline")]

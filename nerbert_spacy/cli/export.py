@@ -21,6 +21,14 @@ def register(app: typer.Typer) -> None:
         gazetteer: Optional[Path] = typer.Option(
             None, "--gazetteer", help="Add a dbpedia_labeller with this JSONL/TSV of names and labels (weak labels)"
         ),
+        types: Optional[Path] = typer.Option(
+            None, "--types", help="Weak labels from DBpedia: instance-types file or type index (.sqlite) for the gazetteer"
+        ),
+        ontology: Optional[Path] = typer.Option(None, "--ontology", help="DBpedia Ontology, with --types"),
+        label_set: str = typer.Option("315", "--label-set", help="Label set typing the DBpedia classes, with --types"),
+        redirects: Optional[Path] = typer.Option(
+            None, "--redirects", help="Extra redirects (Wikipedia dump, DBpedia redirects .ttl, TSV), with --types"
+        ),
         lang: str = typer.Option("en", "--lang", help="Language of the blank pipeline when no --model is given"),
         text_unit: str = typer.Option("line", "--text-unit", help="For .txt input: one doc per 'line' or 'paragraph'"),
         doccano_shape: str = typer.Option("label", "--doccano-shape", help="Doccano: 'label' or 'entities'"),
@@ -38,14 +46,17 @@ def register(app: typer.Typer) -> None:
                 nlp = spacy.load(model)
             except OSError as err:
                 raise NerbertError(f"cannot load pipeline: {err}", model) from None
-        if gazetteer is not None:
+        if gazetteer is not None or types is not None:
             nlp = nlp if nlp is not None else spacy.blank(lang)
             if "dbpedia_labeller" in nlp.pipe_names:
                 labeller = nlp.get_pipe("dbpedia_labeller")
             else:
                 labeller = nlp.add_pipe("dbpedia_labeller")
-            labeller.initialize(gazetteer=gazetteer)
-            typer.echo(f"gazetteer: {len(labeller.gazetteer)} names from {gazetteer}")
+            labeller.initialize(
+                gazetteer=gazetteer, types=types, ontology=ontology, label_set=label_set, redirects=redirects
+            )
+            source = ", ".join(str(p) for p in (gazetteer, types) if p is not None)
+            typer.echo(f"gazetteer: {len(labeller.gazetteer)} names from {source}")
         opts = {"shape": doccano_shape} if fmt == "doccano" else {}
         stats = export_docs(
             input_path, fmt, output, nlp=nlp, spans_key=spans_key, lang=lang, text_unit=text_unit, **opts

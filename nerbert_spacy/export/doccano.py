@@ -26,7 +26,8 @@ _RESERVED = {"text", "label", "labels", "entities", "relations", "id"}
 
 def doc_to_record(doc: Doc, spans_key=None, index: int = 0, shape: str = "label") -> Dict[str, Any]:
     spans = export_spans(doc, spans_key)
-    rec: Dict[str, Any] = {"id": index + 1, "text": doc.text}
+    meta = json_safe_user_data(doc)
+    rec: Dict[str, Any] = {"id": meta.get("id", index + 1), "text": doc.text}
     if shape == "label":
         rec["label"] = [[s.start, s.end, s.label] for s in spans]
     elif shape == "entities":
@@ -37,7 +38,7 @@ def doc_to_record(doc: Doc, spans_key=None, index: int = 0, shape: str = "label"
         rec["relations"] = []
     else:
         raise NerbertError(f"unknown Doccano shape {shape!r}; use one of {', '.join(SHAPES)}")
-    for k, v in json_safe_user_data(doc).items():
+    for k, v in meta.items():
         if k not in _RESERVED:
             rec[k] = v
     return rec
@@ -112,7 +113,7 @@ def read(
         if not isinstance(rec, dict) or not isinstance(rec.get("text", rec.get("data")), str):
             raise NerbertError("a Doccano record must be an object with a string 'text'", path, f"line {line}")
         text = rec["text"] if "text" in rec else rec["data"]
-        meta = {k: v for k, v in rec.items() if k not in _RESERVED and k != "data"}
+        meta = {k: v for k, v in rec.items() if k == "id" or (k not in _RESERVED and k != "data")}
         docs.append(
             build_doc(
                 nlp,

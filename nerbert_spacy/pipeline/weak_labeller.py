@@ -321,27 +321,100 @@ def read_redirects(path: Union[str, Path]) -> Iterator[Tuple[str, str]]:
             yield cols[0], cols[1]
 
 
-def typed_titles_from_dbpedia(
-    types_path: Union[str, Path], ontology_path: Union[str, Path], label_set: str = "315"
-) -> Iterator[Tuple[str, str]]:
-    """``(title, label)`` for every entity of a DBpedia instance-types file that
-    the label set types (entities it maps to nothing are left out).
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
 
-    Uses :class:`nerbert_spacy.dbpedia.types.TypeIndex`,
-    :class:`nerbert_spacy.dbpedia.ontology.Ontology` and
-    :func:`nerbert_spacy.labels.get_label_set`.
+
+def _redirect_sources(redirects: Optional[Union[str, Path]]) -> Tuple[Optional[Dict[str, str]], List[Path]]:
+    """Redirects as a dict (Wikipedia dump, TSV, JSONL) or as DBpedia redirect files (NT/TTL)."""
+    if redirects is None:
+        return None, []
+    path = require_file(redirects, "redirects file")
+    name = path.name.lower()
+    if name.endswith((".xml", ".xml.bz2")):
+        from ..wikipedia.dump import collect_redirects
+
+        return collect_redirects([path]), []
+    if name.endswith((".nt", ".ttl", ".nt.bz2", ".ttl.bz2")):
+        return None, [path]
+    return dict(read_redirects(path)), []
+
+
+def gazetteer_from_dbpedia(
+    types: Union[str, Path],
+    ontology: Union[str, Path],
+    label_set: str = "315",
+    *,
+    redirects: Optional[Union[str, Path]] = None,
+    stats: Optional[Counter] = None,
+) -> Iterator[Tuple[str, str, int]]:
+    """Gazetteer entries typed through the DBpedia Ontology and a label set.
+
+    Every entity of the instance types whose classes the label set maps to a
+    label (``LabelSet.label_for``; untyped ``ENTITY`` is left out) gives its
+    title (and bare title without a "(qualifier)"); every redirect whose target
+    is such an entity gives the redirect title (priority ``PRIORITY_REDIRECT``).
+
+    types (str | Path): A type index built by ``TypeIndex.build`` (e.g. the
+        corpus builder's ``type_index.sqlite``, which already holds its
+        redirects) or DBpedia instance-types files (``.nt``/``.ttl``[``.bz2``]).
+    ontology (str | Path): DBpedia Ontology (``.owl``/``.nt``/``.ttl``).
+    label_set (str): Label set name for ``nerbert_spacy.labels.get_label_set``.
+    redirects (Optional[str | Path]): Extra redirects: a Wikipedia dump
+        (``.xml[.bz2]``), DBpedia redirects (``.ttl``/``.nt``[``.bz2``]), or TSV/JSONL.
+    stats (Optional[Counter]): Receives ``entities``, ``typed``, ``untyped``, ``redirects``.
+    YIELDS (Tuple[str, str, int]): ``(name, label, priority)``.
     """
+    import tempfile
+
     from ..dbpedia.ontology import Ontology
     from ..dbpedia.types import TypeIndex
-    from ..labels import get_label_set
+    from ..labels import ENTITY, get_label_set
 
-    ontology = Ontology.load(ontology_path) if hasattr(Ontology, "load") else Ontology(ontology_path)
-    labels = get_label_set(label_set, ontology)
-    index = TypeIndex.from_file(types_path) if hasattr(TypeIndex, "from_file") else TypeIndex(types_path)
-    for title, classes in index.items():
-        label = labels.label_for(classes)
-        if label and label != "ENTITY":
-            yield title, label
+    stats = stats if stats is not None else Counter()
+    labels = get_label_set(label_set, Ontology.load(ontology))
+    types = require_file(types, "DBpedia types file or type index")
+    red_map, red_files = _redirect_sources(redirects)
+    with tempfile.TemporaryDirectory() as tmp:
+        if _is_sqlite(types) and red_map is None and not red_files:
+            index = TypeIndex.open(types)
+        elif _is_sqlite(types):
+            raise NerbertError("extra redirects need the instance-types files, not a built type index", types)
+        else:
+            index = TypeIndex.build([types], Path(tmp) / "types.sqlite", redirects=red_map, redirect_files=red_files)
+        # TypeIndex answers lookups; the gazetteer needs every entry, read from its tables
+        db = index._db()
+        label_of: Dict[str, str] = {}
+        rows = db.execute("SELECT t.title, c.name FROM types t JOIN classes c ON t.cls = c.id ORDER BY t.title, c.name")
+        cur: Optional[str] = None
+        classes: List[str] = []
+
+        def emit(title: str, cls: List[str]) -> Iterator[Tuple[str, str, int]]:
+            stats["entities"] += 1
+            label = labels.label_for(cls)
+            if not label or label == ENTITY:
+                stats["untyped"] += 1
+                return
+            stats["typed"] += 1
+            label_of[title] = label
+            for name, prio in title_to_names(title):
+                yield name, label, prio
+
+        for title, cname in rows:
+            if title != cur and cur is not None:
+                yield from emit(cur, classes)
+                classes = []
+            cur = title
+            classes.append(cname)
+        if cur is not None:
+            yield from emit(cur, classes)
+        for src, _ in db.execute("SELECT title, target FROM redirects ORDER BY title").fetchall():
+            label = label_of.get(index.resolve(src))
+            if label is not None:
+                stats["redirects"] += 1
+                yield src, label, PRIORITY_REDIRECT
+        index.close()
 
 
 # --------------------------------------------------------------------------- the component
@@ -484,8 +557,9 @@ class DbpediaLabeller:
         redirects: Optional[Union[str, Path]] = None,
     ) -> None:
         """Load the names: from ``gazetteer`` (JSONL/TSV of names and labels), and/or
-        from a DBpedia ``types`` file typed through ``ontology`` and ``label_set``,
-        with optional ``redirects`` (TSV/JSONL of redirect -> target titles).
+        from DBpedia ``types`` (instance-types file or built type index) typed through
+        ``ontology`` and ``label_set``, with optional extra ``redirects`` (see
+        :func:`gazetteer_from_dbpedia`).
         Settable in ``[initialize.components.<name>]``; may also be called directly
         on the component of a trained pipeline (it touches nothing else)."""
         if gazetteer is not None:
@@ -493,11 +567,9 @@ class DbpediaLabeller:
         if types is not None:
             if ontology is None:
                 raise NerbertError("typing DBpedia entities needs the ontology file as well", types)
-            titles = list(typed_titles_from_dbpedia(types, ontology, label_set))
-            reds = list(read_redirects(redirects)) if redirects is not None else None
-            self.gazetteer.add(gazetteer_from_titles(titles, reds))
+            self.gazetteer.add(gazetteer_from_dbpedia(types, ontology, label_set, redirects=redirects))
         elif redirects is not None:
-            raise NerbertError("redirects need a DBpedia types file to type their targets", redirects)
+            raise NerbertError("redirects need DBpedia types to type their targets", redirects)
 
     # serialisation -------------------------------------------------------------------------
 

@@ -102,7 +102,12 @@ def score_bio(
     RETURNS (Dict[str, Any]): ``precision``, ``recall``, ``f1`` (micro), ``per_type``
         ({label: {precision, recall, f1, support}}), ``n_sentences``, ``n_gold``, ``n_pred``.
     """
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.metrics import (
+        classification_report,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
     from seqeval.metrics.sequence_labeling import get_entities
 
     gold = [list(g) for g in gold]

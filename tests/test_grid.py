@@ -10,7 +10,6 @@ from nerbert_spacy.cli import app
 from nerbert_spacy.datasets import convert_dataset
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.grid import (
-    GridSpec,
     RunFailed,
     load_spec,
     parse_seeds,

@@ -66,10 +66,18 @@ def grid(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and whether they are done; run nothing"),
     report_only: bool = typer.Option(False, "--report-only", help="Only rewrite the markdown report from existing results"),
 ) -> None:
-    """Run the experiment grid (domains x arms x seeds x settings [x few-shot]); resumable."""
+    """Run the experiment grid (domains x arms x seeds x settings, optionally x few-shot sizes); resumable."""
     from pathlib import Path as _P
 
-    from ..grid import load_spec, parse_assignment, parse_override_value, parse_seeds, plan, run_grid, write_grid_report
+    from ..grid import (
+        load_spec,
+        parse_assignment,
+        parse_override_value,
+        parse_seeds,
+        plan,
+        run_grid,
+        write_grid_report,
+    )
 
     try:
         domains = dict(parse_assignment(d, "--domain") for d in domain)

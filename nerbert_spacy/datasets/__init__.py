@@ -14,7 +14,14 @@ from .readers import (
     read_jsonl,
     sentences_to_docs,
 )
-from .registry import DATASETS, convert_dataset, get_dataset, load_dataset, write_docbin, write_fewshot
+from .registry import (
+    DATASETS,
+    convert_dataset,
+    get_dataset,
+    load_dataset,
+    write_docbin,
+    write_fewshot,
+)
 from .splits import holdout, split_fractions
 
 __all__ = [

@@ -82,6 +82,8 @@ def split_sentences(text: str, anchors: Sequence[Anchor], *, splitter: str = "sp
         doc = get_sentencizer_nlp()(text)
         for sent in doc.sents:
             s, e = sent.start_char, sent.end_char
+            while s < e and text[s].isspace():
+                s += 1
             while e > s and text[e - 1].isspace():
                 e -= 1
             if e > s:

@@ -435,14 +435,16 @@ def _paragraphs(full: str, anchors: List[Tuple[int, int, str]], keep_lists: bool
     regions: List[Tuple[int, int]] = []
     cur_start = -1
     cur_end = -1
+    prev_list = False
     s = 0
     for line in full.split("\n"):
         e = s + len(line)
         is_list = line.startswith(_LIST)
         good = bool(line.strip()) and (keep_lists or not is_list) and not _JUNK_LINE_RE.match(line)
-        if good and is_list and cur_start >= 0:  # each list item is its own paragraph
+        if good and (is_list or prev_list) and cur_start >= 0:  # each list item is its own paragraph
             regions.append((cur_start, cur_end))
             cur_start = -1
+        prev_list = is_list
         if good:
             if cur_start < 0:
                 cur_start = s

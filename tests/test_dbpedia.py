@@ -102,7 +102,7 @@ def test_ontology_bad_input(tmp_path):
     with pytest.raises(NerbertError, match="missing.owl"):
         Ontology.load(tmp_path / "missing.owl")
     bad = tmp_path / "bad.owl"
-    bad.write_text(OWL_XML.replace("</owl:Class>\n  <owl:Class rdf:about=\"http://dbpedia.org/ontology/City\">", "<"))
+    bad.write_text(OWL_XML.replace('</owl:Class>\n  <owl:Class rdf:about="http://dbpedia.org/ontology/City">', "<"))
     with pytest.raises(NerbertError, match=r"bad.owl \(line \d+\): malformed ontology"):
         Ontology.load(bad)
     badnt = tmp_path / "bad.nt"
@@ -144,7 +144,7 @@ NT_LINES = [
     f"<{R}Berlin> <{TYPE}> <{DBO}City> .",
     f"<{R}Berlin> <{TYPE}> <{DBO}Settlement> .",
     f"<{R}Berlin> <{TYPE}> <http://www.w3.org/2002/07/owl#Thing> .",
-    f"<{R}Berlin> <http://xmlns.com/foaf/0.1/name> \"Berlin\"@en .",
+    f'<{R}Berlin> <http://xmlns.com/foaf/0.1/name> "Berlin"@en .',
     f"<{R}AT%26T> <{TYPE}> <{DBO}Company> .",
     f"<{R}New_York_City> <{TYPE}> <{DBO}City> .",
     f"<{R}Caf\\u00E9_Tacuba> <{TYPE}> <{DBO}Band> .",
@@ -286,6 +286,14 @@ def test_rebuild_replaces_index(tmp_path):
     idx = TypeIndex.build([b], tmp_path / "t.sqlite")
     assert idx.classes("A") == [] and idx.classes("B") == ["Band"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_build_is_deterministic(tmp_path):
+    src = write_nt(tmp_path / "types.nt", NT_LINES)
+    one = TypeIndex.build([src], tmp_path / "one.sqlite", redirects={"B": "Berlin"})
+    two = TypeIndex.build([src], tmp_path / "two.sqlite", redirects={"B": "Berlin"})
+    assert one.stats == two.stats and one.build_seconds is not None
+    assert (tmp_path / "one.sqlite").read_bytes() == (tmp_path / "two.sqlite").read_bytes()
 
 
 def test_real_instance_types_sample(shared_data, tmp_path):

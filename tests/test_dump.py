@@ -77,7 +77,13 @@ def test_iter_pages_options(xml_file):
     red = [p for p in with_red if p.redirect]
     assert [(p.title, p.redirect) for p in red] == [("AccessibleComputing", "Computer accessibility")]
     all_ns = list(iter_pages(xml_file, namespaces=None, skip_disambiguation=False))
-    assert {p.title for p in all_ns} == {"Anarchism", "Template:Infobox", "Mercury", "Apollo (disambiguation)", "Albedo"}
+    assert {p.title for p in all_ns} == {
+        "Anarchism",
+        "Template:Infobox",
+        "Mercury",
+        "Apollo (disambiguation)",
+        "Albedo",
+    }
     assert [p.ns for p in iter_pages(xml_file, namespaces=(10,))] == [10]
 
 
@@ -212,9 +218,7 @@ def _many_pages(n, size=3000):
     import random
 
     rng = random.Random(0)
-    words = [
-        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(5000)
-    ]
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(5000)]
     return [page_xml(f"Page {i}", " ".join(rng.choice(words) for _ in range(size // 6)), pid=i) for i in range(n)]
 
 

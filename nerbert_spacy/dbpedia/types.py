@@ -233,14 +233,17 @@ class TypeIndex:
     """Title -> DBpedia Ontology classes, redirect-aware, in one SQLite file.
 
     stats (Dict[str, Any]): ``entities``, ``triples``, ``malformed_lines``,
-        ``errors`` (first 20 messages), ``redirects``, ``build_seconds``,
-        ``size_bytes`` and more counters, as written by :meth:`build`.
+        ``errors`` (first 20 messages), ``redirects``, ``size_bytes`` and more
+        counters, as written by :meth:`build` (no timings: the same input gives
+        the same stats and the same file bytes).
+    build_seconds (Optional[float]): Wall time of :meth:`build` (None after :meth:`open`).
     """
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
         self._conn: Optional[sqlite3.Connection] = None
         self._pid: Optional[int] = None
+        self.build_seconds: Optional[float] = None  # set by build(); kept out of stats (deterministic)
         meta = dict(self._db().execute("SELECT key, value FROM meta").fetchall())
         self.stats: Dict[str, Any] = json.loads(meta.get("stats", "{}"))
         self._class_names: Dict[int, str] = dict(self._db().execute("SELECT id, name FROM classes").fetchall())
@@ -304,13 +307,14 @@ class TypeIndex:
             conn = sqlite3.connect(str(tmp))
             try:
                 cls._fill(conn, files, rfiles, redirects, stats)
-                stats["build_seconds"] = round(time.perf_counter() - t0, 3)
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('stats', ?)", (json.dumps(stats),))
                 conn.commit()
                 conn.execute("VACUUM")
             finally:
                 conn.close()
-        return cls(index_path)
+        index = cls(index_path)
+        index.build_seconds = time.perf_counter() - t0
+        return index
 
     @staticmethod
     def _fill(

@@ -359,11 +359,9 @@ def _parse_pages(
         stats.error(f"{source}: {e} {where()}; the rest of the file is skipped")
     except ET.ParseError as e:
         line, col = getattr(e, "position", (0, 0))
-        if wrap:
-            msg = f"{source} (line {line} of the block): malformed XML ({_parse_msg(e)}) {where()}; the rest of the block is skipped"
-        else:
-            msg = f"{source} (line {line}): malformed XML ({_parse_msg(e)}) {where()}; the rest of the file is skipped"
-        stats.error(msg)
+        scope = "block" if wrap else "file"
+        loc = f"line {line} of the block" if wrap else f"line {line}"
+        stats.error(f"{source} ({loc}): malformed XML ({_parse_msg(e)}) {where()}; the rest of the {scope} is skipped")
 
 
 def _parse_msg(e: ET.ParseError) -> str:

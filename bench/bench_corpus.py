@@ -11,6 +11,7 @@ Usage (from the project root):
     python bench/bench_corpus.py                 # workers 1 and 2, writes docs/benchmarks.md
     python bench/bench_corpus.py --workers 1 2 4 --no-write
 """
+
 import argparse
 import datetime as dt
 import json
@@ -142,7 +143,9 @@ def main(argv=None) -> int:
         try:
             proc = subprocess.run(
                 [sys.executable, __file__, "--one", str(workers), "--out", str(out)],
-                capture_output=True, text=True, cwd=ROOT,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
             )
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)

@@ -16,6 +16,7 @@ Usage (from the project root; reads ../shared/data):
     python scripts/make_default_types.py
     python scripts/make_default_types.py --entities 1000 --out assets/default
 """
+
 import argparse
 import bz2
 import re
@@ -93,18 +94,22 @@ def ontology_subset(owl: Path, seed_classes: set) -> list:
     labels = {}
     for s, o in graph.subject_objects(R.subClassOf):
         if str(s).startswith(DBO) and (str(o).startswith(DBO) or str(o) == OWL_NS + "Thing"):
-            parents[str(s)[len(DBO):]].add(str(o))
+            parents[str(s)[len(DBO) :]].add(str(o))
     for s, o in graph.subject_objects(R.label):
         if str(s).startswith(DBO) and getattr(o, "language", None) == "en":
-            labels[str(s)[len(DBO):]] = str(o)
-    known = {str(s)[len(DBO):] for s in graph.subjects(rdflib.RDF.type, rdflib.OWL.Class) if str(s).startswith(DBO)}
+            labels[str(s)[len(DBO) :]] = str(o)
+    known = {
+        str(s)[len(DBO) :]
+        for s in graph.subjects(rdflib.RDF.type, rdflib.OWL.Class)
+        if str(s).startswith(DBO)
+    }
     keep, todo = set(), [c for c in seed_classes if c in known]
     while todo:
         cls = todo.pop()
         if cls in keep:
             continue
         keep.add(cls)
-        todo.extend(p[len(DBO):] for p in parents[cls] if p.startswith(DBO))
+        todo.extend(p[len(DBO) :] for p in parents[cls] if p.startswith(DBO))
     return [(c, labels.get(c), sorted(parents[c])) for c in sorted(keep)]
 
 
@@ -131,7 +136,9 @@ def turtle(rows: list, source: str) -> str:
             escaped = label.replace("\\", "\\\\").replace('"', '\\"')
             parts.append(f'rdfs:label "{escaped}"@en')
         for p in parents:
-            parts.append("rdfs:subClassOf " + ("owl:Thing" if p == OWL_NS + "Thing" else f"dbo:{p[len(DBO):]}"))
+            parts.append(
+                "rdfs:subClassOf " + ("owl:Thing" if p == OWL_NS + "Thing" else f"dbo:{p[len(DBO) :]}")
+            )
         out.append(" ;\n    ".join(parts) + " .")
     return "\n".join(out) + "\n"
 
@@ -162,8 +169,12 @@ def main(argv=None) -> int:
 
     graph = rdflib.Graph()
     graph.parse(str(args.owl), format="xml")
-    all_classes = sorted(str(s)[len(DBO):] for s in graph.subjects(rdflib.RDF.type, rdflib.OWL.Class) if str(s).startswith(DBO))
-    used = {TRIPLE.match(l + "\n").group("cls") for l in nt_lines}
+    all_classes = sorted(
+        str(s)[len(DBO) :]
+        for s in graph.subjects(rdflib.RDF.type, rdflib.OWL.Class)
+        if str(s).startswith(DBO)
+    )
+    used = {TRIPLE.match(line + "\n").group("cls") for line in nt_lines}
     rows = ontology_subset(args.owl, used | label_classes(all_classes))
     (args.out / "ontology.ttl").write_text(turtle(rows, args.owl.name), encoding="utf8")
     linked = sum(counts[t] for t in chosen)

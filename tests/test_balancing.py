@@ -1,6 +1,6 @@
 """Paper §2.4 balancing: the alpha formula, the sampling plan, the split and the files."""
+
 import json
-import math
 from collections import Counter
 
 import pytest
@@ -65,7 +65,9 @@ def test_plan_samples_totals_split_and_determinism():
 
 
 def test_plan_samples_without_entity():
-    plan = plan_samples({"s": {"ENTITY": 5, "a": 5}}, {"ENTITY": 50, "a": 5}, n_samples=100, include_entity=False)
+    plan = plan_samples(
+        {"s": {"ENTITY": 5, "a": 5}}, {"ENTITY": 50, "a": 5}, n_samples=100, include_entity=False
+    )
     assert plan == {"s": {"a": 100}}
 
 
@@ -116,8 +118,11 @@ def _write_corpus(tmp_path, with_sidecars=True):
         write_docs(tmp_path / "shards" / f"{name}.spacy", docs)
         if with_sidecars:
             ent = Counter(e.label_ for d in docs for e in d.ents)
-            sw = Counter(l for d in docs for l in {e.label_ for e in d.ents})
-            srsly.write_json(tmp_path / "shards" / f"{name}.json", {"docs": len(docs), "entities": ent, "sentences_with": sw})
+            sw = Counter(label for d in docs for label in {e.label_ for e in d.ents})
+            srsly.write_json(
+                tmp_path / "shards" / f"{name}.json",
+                {"docs": len(docs), "entities": ent, "sentences_with": sw},
+            )
     return tmp_path
 
 

@@ -1,4 +1,5 @@
 """Paragraph + anchors -> sentence Docs: alignment, typing, spans, counts."""
+
 import re
 from dataclasses import dataclass
 
@@ -24,7 +25,11 @@ class A:  # the shape of nerbert_spacy.wikipedia.wikitext.Anchor
 
 class FakeIndex:
     redirects = {"Paris, France": "Paris", "Loop A": "Loop B", "Loop B": "Loop A"}
-    types = {"Paris": ["City", "Settlement", "PopulatedPlace", "Place"], "Victor Hugo": ["Writer", "Person"], "Moss": ["Plant"]}
+    types = {
+        "Paris": ["City", "Settlement", "PopulatedPlace", "Place"],
+        "Victor Hugo": ["Writer", "Person"],
+        "Moss": ["Plant"],
+    }
 
     def __init__(self):
         self.lookups = 0
@@ -82,7 +87,13 @@ def anchors_for(text, *pairs):
 def test_sentences_entities_labels_and_kb_ids(tokenizer):
     ann, _ = make(tokenizer)
     text = "Victor Hugo lived in Paris. He wrote books. Moss grows on the Acme Corp roof."
-    anchors = anchors_for(text, ("Victor Hugo", "Victor Hugo"), ("Paris", "Paris, France"), ("Moss", "Moss"), ("Acme Corp", "Acme Corp"))
+    anchors = anchors_for(
+        text,
+        ("Victor Hugo", "Victor Hugo"),
+        ("Paris", "Paris, France"),
+        ("Moss", "Moss"),
+        ("Acme Corp", "Acme Corp"),
+    )
     stats = AnnotateStats()
     docs = ann(text, anchors, stats, title="Victor Hugo")
     assert [d.text for d in docs] == ["Victor Hugo lived in Paris.", "Moss grows on the Acme Corp roof."]
@@ -175,6 +186,18 @@ def test_english_tokenizer_matches_blank_english(tokenizer):
     # same tokens as spacy.blank("en") (spaCy's own tokenizer factory and English defaults)
     doc = tokenizer("Don't split U.K.-based e.g. http://example.org pages (1990-2000).")
     assert [t.text for t in doc] == [
-        "Do", "n't", "split", "U.K.-based", "e.g.", "http://example.org", "pages", "(", "1990", "-", "2000", ")", ".",
+        "Do",
+        "n't",
+        "split",
+        "U.K.-based",
+        "e.g.",
+        "http://example.org",
+        "pages",
+        "(",
+        "1990",
+        "-",
+        "2000",
+        ")",
+        ".",
     ]
     assert doc.lang_ == "en"

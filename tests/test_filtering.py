@@ -1,4 +1,5 @@
 """Paper §2.3 filters: every rule and every probability branch, with fixed seeds."""
+
 import random
 
 import pytest
@@ -80,7 +81,13 @@ def test_fewer_than_three_entity_labels_always_kept_without_drawing(n_entity):
 
 
 @pytest.mark.parametrize(
-    "n_entity,p,rule", [(3, 0.3, "frequent_entity_3"), (4, 0.5, "frequent_entity_4"), (5, 0.7, "frequent_entity_gt4"), (9, 0.7, "frequent_entity_gt4")]
+    "n_entity,p,rule",
+    [
+        (3, 0.3, "frequent_entity_3"),
+        (4, 0.5, "frequent_entity_4"),
+        (5, 0.7, "frequent_entity_gt4"),
+        (9, 0.7, "frequent_entity_gt4"),
+    ],
 )
 def test_probability_branch_threshold(n_entity, p, rule):
     labels = ["person"] + [E] * n_entity

@@ -1,4 +1,5 @@
 """``nerbert corpus``: build the weak-label corpus, balance it, fetch the embedded default dump."""
+
 import sys
 import time
 from pathlib import Path
@@ -8,7 +9,9 @@ import typer
 
 from ..errors import NerbertError
 
-app = typer.Typer(help="Build the weak-label NER corpus from Wikipedia + DBpedia (paper §2).", no_args_is_help=True)
+app = typer.Typer(
+    help="Build the weak-label NER corpus from Wikipedia + DBpedia (paper §2).", no_args_is_help=True
+)
 
 DEFAULT_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 DEFAULT_DUMP_IN_WHEEL = f"gensim/test/test_data/{DEFAULT_DUMP}"
@@ -63,21 +66,33 @@ def _print_problems(errors: List[str], total: int) -> None:
     for line in errors:
         typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
     if total > len(errors):
-        typer.secho(f"warning: ... and {total - len(errors)} more (see stats.json)", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"warning: ... and {total - len(errors)} more (see stats.json)", fg=typer.colors.YELLOW, err=True
+        )
 
 
 @app.command("build")
 def build(
-    dumps: List[Path] = typer.Argument(..., help="Wikipedia pages-articles dumps (.xml, .xml.bz2, multistream .bz2)"),
+    dumps: List[Path] = typer.Argument(
+        ..., help="Wikipedia pages-articles dumps (.xml, .xml.bz2, multistream .bz2)"
+    ),
     ontology: Path = typer.Option(..., "--ontology", help="DBpedia Ontology (.owl, .nt, .ttl)"),
-    types: List[Path] = typer.Option(..., "--types", help="DBpedia instance types (N-Triples/Turtle, plain or .bz2); repeatable"),
-    redirects: Optional[Path] = typer.Option(None, "--redirects", help="DBpedia redirects file (optional; dump redirects are always used)"),
+    types: List[Path] = typer.Option(
+        ..., "--types", help="DBpedia instance types (N-Triples/Turtle, plain or .bz2); repeatable"
+    ),
+    redirects: Optional[Path] = typer.Option(
+        None, "--redirects", help="DBpedia redirects file (optional; dump redirects are always used)"
+    ),
     output: Path = typer.Option(..., "--output", help="Output directory (shards/, raw/, stats.json)"),
     labels: str = typer.Option("315", "--labels", help="Label set: 315, 212 or 4"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the probabilistic filter"),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes"),
     splitter: str = typer.Option("spacy", "--splitter", help="Sentence splitter: spacy or pysbd"),
-    expand_unaligned: bool = typer.Option(False, "--expand-unaligned", help="Widen anchors that do not align with tokens instead of leaving them out (counted either way)"),
+    expand_unaligned: bool = typer.Option(
+        False,
+        "--expand-unaligned",
+        help="Widen anchors that do not align with tokens instead of leaving them out (counted either way)",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
 ) -> None:
     """Build the filtered weak-label corpus: DIR/shards/*.spacy and DIR/stats.json (paper §2.1-2.3)."""
@@ -87,9 +102,17 @@ def build(
     start = time.perf_counter()
     try:
         stats = build_corpus(
-            dumps, ontology, types, output,
-            redirects_file=redirects, label_set=labels, seed=seed, workers=workers,
-            splitter=splitter, expand_unaligned=expand_unaligned, progress=progress,
+            dumps,
+            ontology,
+            types,
+            output,
+            redirects_file=redirects,
+            label_set=labels,
+            seed=seed,
+            workers=workers,
+            splitter=splitter,
+            expand_unaligned=expand_unaligned,
+            progress=progress,
         )
     except NerbertError as err:
         progress.close()
@@ -117,7 +140,9 @@ def balance(
     alpha: float = typer.Option(0.7, "--alpha", help="p(E) ∝ |E|^alpha"),
     seed: int = typer.Option(0, "--seed", help="Random seed"),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", help="Fraction of sentences for dev"),
-    samples: Optional[int] = typer.Option(None, "--samples", help="Sentences to draw (default: as many as the input)"),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", help="Sentences to draw (default: as many as the input)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
     """Balance categories (paper §2.4) and split train/dev: DIR/train, DIR/dev, DIR/balance.json, DIR/balance.png."""
@@ -125,7 +150,14 @@ def balance(
 
     progress = _Progress(enabled=not quiet)
     try:
-        result = balance_corpus(corpus_dir, alpha=alpha, seed=seed, dev_fraction=dev_fraction, n_samples=samples, progress=progress)
+        result = balance_corpus(
+            corpus_dir,
+            alpha=alpha,
+            seed=seed,
+            dev_fraction=dev_fraction,
+            n_samples=samples,
+            progress=progress,
+        )
     except NerbertError as err:
         progress.close()
         _fail(err)
@@ -158,12 +190,24 @@ def fetch_default_dump(outdir: Path, *, pip_runner: Optional[Callable[[List[str]
     if dest.exists() and hashlib.md5(dest.read_bytes()).hexdigest() == DEFAULT_DUMP_MD5:
         return dest
     with tempfile.TemporaryDirectory(prefix="nerbert-gensim-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", GENSIM_REQUIREMENT, "--no-deps", "--only-binary=:all:", "-d", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            GENSIM_REQUIREMENT,
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            tmp,
+        ]
         if pip_runner is None:
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True)
             except OSError as err:
-                raise NerbertError(f"could not run pip ({err}); download {GENSIM_REQUIREMENT} yourself") from err
+                raise NerbertError(
+                    f"could not run pip ({err}); download {GENSIM_REQUIREMENT} yourself"
+                ) from err
             code, detail = proc.returncode, (proc.stderr or proc.stdout).strip().splitlines()[-1:]
         else:
             code, detail = pip_runner(cmd), []
@@ -180,14 +224,18 @@ def fetch_default_dump(outdir: Path, *, pip_runner: Optional[Callable[[List[str]
             with zipfile.ZipFile(wheels[0]) as wheel:
                 data = wheel.read(DEFAULT_DUMP_IN_WHEEL)
         except (zipfile.BadZipFile, KeyError) as err:
-            raise NerbertError(f"the wheel has no readable {DEFAULT_DUMP_IN_WHEEL} ({err})", wheels[0]) from err
+            raise NerbertError(
+                f"the wheel has no readable {DEFAULT_DUMP_IN_WHEEL} ({err})", wheels[0]
+            ) from err
     with atomic_path(dest) as tmp_dest:
         tmp_dest.write_bytes(data)
     return dest
 
 
 @app.command("fetch-default")
-def fetch_default(outdir: Path = typer.Argument(..., help="Where to put the dump (e.g. assets/wikipedia)")) -> None:
+def fetch_default(
+    outdir: Path = typer.Argument(..., help="Where to put the dump (e.g. assets/wikipedia)"),
+) -> None:
     """Obtain the embedded default dump: a real 206-page English Wikipedia fragment from the gensim 4.3.3 wheel."""
     try:
         path = fetch_default_dump(outdir)

@@ -19,6 +19,7 @@ dropped: it is counted in :class:`AnnotateStats` (``unaligned``); with
 ``expand_unaligned=True`` it is widened to the covering tokens instead and
 counted in ``expanded`` too.
 """
+
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -26,10 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-try:  # TEMP until labels.py lands
-    from ..labels import ENTITY
-except ImportError:  # pragma: no cover
-    ENTITY = "ENTITY"
+from ..labels import ENTITY
 
 ANCHORS_KEY = "anchors"
 
@@ -211,7 +209,9 @@ class Annotator:
             stats.unaligned += missing
         return docs
 
-    def _make_sentence(self, sent_text: str, offset: int, anchors: Sequence[Any], stats: AnnotateStats) -> Doc:
+    def _make_sentence(
+        self, sent_text: str, offset: int, anchors: Sequence[Any], stats: AnnotateStats
+    ) -> Doc:
         doc = self.make_doc(sent_text)
         spans: List[Span] = []
         for anchor in anchors:

@@ -25,6 +25,7 @@ uniformly random subset of ``round(N * dev_fraction)`` sentences, spread over
 shards by a multivariate hypergeometric draw); every sampled copy goes to the
 side of its source sentence, so an upsampled sentence never lands in both.
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
@@ -35,10 +36,7 @@ import srsly
 from ..errors import NerbertError, require_dir
 from ..util import atomic_path, make_rng, write_json_atomic
 
-try:  # TEMP until labels.py lands
-    from ..labels import ENTITY
-except ImportError:  # pragma: no cover
-    ENTITY = "ENTITY"
+from ..labels import ENTITY
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -64,9 +62,7 @@ def numpy_rng(seed: int, *salt: Union[str, int]) -> np.random.Generator:
     return np.random.default_rng(make_rng(seed, *salt).getrandbits(128))
 
 
-def category_draws(
-    q: Mapping[str, float], n_samples: int, rng: np.random.Generator
-) -> Dict[str, int]:
+def category_draws(q: Mapping[str, float], n_samples: int, rng: np.random.Generator) -> Dict[str, int]:
     """How many sentences to draw for each category: Multinomial(n_samples, q)."""
     labels = sorted(q)
     if not labels or n_samples <= 0:
@@ -100,7 +96,9 @@ def plan_samples(
     counts = {
         label: n
         for label, n in entity_counts.items()
-        if n > 0 and (include_entity or label != ENTITY) and any(s.get(label, 0) for s in sentences_with.values())
+        if n > 0
+        and (include_entity or label != ENTITY)
+        and any(s.get(label, 0) for s in sentences_with.values())
     }
     q = sampling_weights(counts, alpha)
     rng = numpy_rng(seed, "balance", "plan")
@@ -166,13 +164,17 @@ def draw_in_shard(
     for label in sorted(quota):
         pool = pools.get(label)
         if not pool:
-            raise NerbertError(f"the statistics of shard '{shard}' list category '{label}' but no sentence has it")
+            raise NerbertError(
+                f"the statistics of shard '{shard}' list category '{label}' but no sentence has it"
+            )
         drawn.extend(rng.choices(pool, k=quota[label]))
     rng.shuffle(drawn)
     return [i for i in drawn if i not in dev], [i for i in drawn if i in dev]
 
 
-def plot_balance(before: Mapping[str, int], after: Mapping[str, int], path: Union[str, Path], *, title: str = "") -> None:
+def plot_balance(
+    before: Mapping[str, int], after: Mapping[str, int], path: Union[str, Path], *, title: str = ""
+) -> None:
     """The paper's Figure 1: entity counts per category before and after sampling,
     bars on a log scale, categories ordered by their count before.
 
@@ -186,12 +188,20 @@ def plot_balance(before: Mapping[str, int], after: Mapping[str, int], path: Unio
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = sorted(set(before) | set(after), key=lambda l: (-before.get(l, 0), l))
+    labels = sorted(set(before) | set(after), key=lambda name: (-before.get(name, 0), name))
     x = np.arange(len(labels))
     width = 0.42
     fig, ax = plt.subplots(figsize=(max(8.0, 0.14 * len(labels) + 2), 5.0), dpi=100)
-    ax.bar(x - width / 2, [before.get(l, 0) for l in labels], width, label="before sampling", color="#4c72b0")
-    ax.bar(x + width / 2, [after.get(l, 0) for l in labels], width, label="after sampling", color="#dd8452")
+    ax.bar(
+        x - width / 2,
+        [before.get(name, 0) for name in labels],
+        width,
+        label="before sampling",
+        color="#4c72b0",
+    )
+    ax.bar(
+        x + width / 2, [after.get(name, 0) for name in labels], width, label="after sampling", color="#dd8452"
+    )
     ax.set_yscale("log")
     ax.set_ylabel("entities per category (log scale)")
     ax.set_xticks(x)
@@ -288,7 +298,8 @@ def balance_corpus(
         docs = list(load_docs(path))
         if len(docs) != sizes[name]:
             raise NerbertError(
-                f"shard has {len(docs)} sentences but its statistics say {sizes[name]}; rebuild the corpus", path
+                f"shard has {len(docs)} sentences but its statistics say {sizes[name]}; rebuild the corpus",
+                path,
             )
         label_sets = [{e.label_ for e in doc.ents} for doc in docs]
         train_idx, dev_idx = draw_in_shard(label_sets, plan.get(name, {}), devs.get(name, 0), seed, name)
@@ -307,9 +318,7 @@ def balance_corpus(
         for old in (corpus_dir / split).glob("*.spacy") if (corpus_dir / split).is_dir() else []:
             if old.name not in written[split]:
                 old.unlink()
-    q = sampling_weights(
-        {k: v for k, v in before.items() if include_entity or k != ENTITY}, alpha
-    )
+    q = sampling_weights({k: v for k, v in before.items() if include_entity or k != ENTITY}, alpha)
     result = {
         "alpha": alpha,
         "seed": seed,
@@ -327,7 +336,8 @@ def balance_corpus(
         "after": dict(sorted(after.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
     if plot:
-        plot_balance(before, after, corpus_dir / "balance.png", title=f"Entity counts per category (alpha = {alpha})")
+        plot_balance(
+            before, after, corpus_dir / "balance.png", title=f"Entity counts per category (alpha = {alpha})"
+        )
     write_json_atomic(corpus_dir / "balance.json", result)
     return result
-

@@ -22,6 +22,7 @@ the output is byte-identical for a seed whatever the number of workers, and
 whatever runs the tasks: :func:`run_tasks` is a small function (a Dask runner
 with the same signature can replace it).
 """
+
 import hashlib
 import json
 import os
@@ -39,15 +40,21 @@ from spacy.tokens import Doc, DocBin
 from ..about import __version__
 from ..errors import NerbertError, require_file
 from ..util import atomic_path, make_rng, write_json_atomic
-from .annotate import AnchorTyper, AnnotateStats, Annotator, default_splitter, english_tokenizer, entity_labels
-from .filtering import FILTER_RULES, FilterConfig, FilterPlan, count_labels, filter_label_lists, make_filter_plan
+from .annotate import (
+    AnchorTyper,
+    AnnotateStats,
+    Annotator,
+    default_splitter,
+    english_tokenizer,
+    entity_labels,
+)
+from .filtering import FILTER_RULES, FilterConfig, FilterPlan, filter_label_lists, make_filter_plan
 
 PathLike = Union[str, Path]
 ProgressFn = Callable[[str, int, int], None]
 #: ``runner(fn, tasks, workers, on_done)`` -> results in task order; see :func:`run_tasks`.
 Runner = Callable[[Callable[[Any], Any], Sequence[Any], int, Optional[Callable[[int, int], None]]], List[Any]]
 
-MAX_ERRORS_PER_UNIT = 20
 MAX_ERRORS = 100
 DUMP_COUNTERS = ("pages", "articles", "redirects", "disambiguation", "other_namespace", "bad_pages")
 ANNOTATE_COUNTERS = tuple(k for k in AnnotateStats().to_dict() if k != "categories")
@@ -167,6 +174,45 @@ def plan_units(
 # ---------------------------------------------------------------- shard IO
 
 _VOCAB = None
+_MSGPACK_READY = False
+
+
+def fast_msgpack() -> None:
+    """Make srsly's msgpack encoder/decoder look-ups cheap in this process.
+
+    ``srsly.msgpack`` calls ``get_all()`` on two catalogue registries for every
+    pack/unpack: a rescan of every installed distribution's entry points plus a copy
+    of catalogue's global registry (thousands of entries once spaCy is loaded),
+    milliseconds per call and several calls per Doc (span groups, user data): more
+    than half of the build's time. Here the entry points found now are registered
+    explicitly (the rescan is turned off), and ``get_all`` is answered from a cache
+    that is recomputed whenever catalogue's registry grows, so encoders registered
+    later are still seen. Behaviour is unchanged; only the repeated scans go.
+    """
+    global _MSGPACK_READY
+    if _MSGPACK_READY:
+        return
+    import catalogue
+    from srsly import _msgpack_api
+
+    for registry in (_msgpack_api.msgpack_encoders, _msgpack_api.msgpack_decoders):
+        if getattr(registry, "entry_points", False):
+            for name, func in registry.get_entry_points().items():
+                if name not in registry:
+                    registry.register(name, func=func)
+            registry.entry_points = False
+        original = registry.get_all
+        state: Dict[str, Any] = {"size": -1, "value": {}}
+
+        def cached_get_all(original=original, state=state) -> Dict[str, Any]:
+            size = len(catalogue.REGISTRY)
+            if size != state["size"]:
+                state["value"] = original()
+                state["size"] = size
+            return dict(state["value"])
+
+        registry.get_all = cached_get_all  # type: ignore[method-assign]
+    _MSGPACK_READY = True
 
 
 def _vocab():
@@ -181,6 +227,7 @@ def _vocab():
 def load_docs(path: PathLike) -> Iterator[Doc]:
     """Read the Docs of a shard (``.spacy``)."""
     path = Path(path)
+    fast_msgpack()
     try:
         doc_bin = DocBin(store_user_data=True).from_disk(path)
     except Exception as err:  # a corrupt shard is bad input, not a crash
@@ -190,6 +237,7 @@ def load_docs(path: PathLike) -> Iterator[Doc]:
 
 def write_docs(path: PathLike, docs: Iterable[Doc]) -> int:
     """Write Docs to a shard atomically. RETURNS (int): number of docs."""
+    fast_msgpack()
     doc_bin = DocBin(store_user_data=True)
     n = 0
     for doc in docs:
@@ -218,7 +266,14 @@ _CONTEXT: Dict[Tuple, Any] = {}
 
 def _annotator(task: Mapping[str, Any]) -> Annotator:
     """One Annotator per worker process (ontology, label set and type index are loaded once)."""
-    key = (os.getpid(), task["ontology"], task["label_set"], task["index_path"], task["splitter"], task["expand_unaligned"])
+    key = (
+        os.getpid(),
+        task["ontology"],
+        task["label_set"],
+        task["index_path"],
+        task["splitter"],
+        task["expand_unaligned"],
+    )
     if key not in _CONTEXT:
         from ..dbpedia.ontology import Ontology
         from ..dbpedia.types import TypeIndex
@@ -247,6 +302,15 @@ def _iter_unit_pages(unit: WorkUnit, stats: Any) -> Iterator[Any]:
         yield from iter_block_pages(unit.dump, offset, length, stats=stats)
 
 
+def _page_error(dump: str, title: str, err: Exception) -> str:
+    """One line naming the file and the page: "<file> (page 'X'): what is wrong"."""
+    message = str(err)
+    prefix = f"page '{title}': "
+    if message.startswith(prefix):
+        message = message[len(prefix) :]
+    return message if dump in message else f"{dump} (page '{title}'): {message}"
+
+
 def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
     """Annotate pass for one work unit (runs in a worker).
 
@@ -255,7 +319,9 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
     RETURNS (Dict): The unit's counts (also written to ``raw/<unit>.json``); ``failed`` is set
         when the unit could not be processed at all (no files written then).
     """
-    unit = WorkUnit(task["unit"]["name"], task["unit"]["dump"], tuple(tuple(b) for b in task["unit"]["blocks"]))
+    unit = WorkUnit(
+        task["unit"]["name"], task["unit"]["dump"], tuple(tuple(b) for b in task["unit"]["blocks"])
+    )
     out = Path(task["output_dir"])
     shard, meta = out / "raw" / f"{unit.name}.spacy", out / "raw" / f"{unit.name}.json"
     if shard.exists() and meta.exists():
@@ -265,26 +331,20 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
             return counts
     from ..wikipedia.dump import DumpStats
 
+    fast_msgpack()
     try:
         from ..wikipedia.wikitext import wikitext_to_paragraphs
 
         annotator = _annotator(task)
         dump_stats = DumpStats()
         ann_stats = AnnotateStats()
-        page_errors: List[str] = []
-        n_page_errors = 0
         doc_bin = DocBin(store_user_data=True)
         for page in _iter_unit_pages(unit, dump_stats):
             try:
                 paragraphs = wikitext_to_paragraphs(page.text, page.title)
             except NerbertError as err:
                 dump_stats.bad_pages += 1
-                n_page_errors += 1
-                if len(page_errors) < MAX_ERRORS_PER_UNIT:
-                    message = str(err)
-                    if unit.dump not in message:
-                        message = f"{unit.dump} (page '{page.title}'): {message}"
-                    page_errors.append(message)
+                dump_stats.error(_page_error(unit.dump, page.title, err))
                 continue
             for text, anchors in paragraphs:
                 for doc in annotator(text, anchors, ann_stats, title=page.title):
@@ -296,7 +356,7 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - one broken unit must not stop the others
         return {"unit": unit.name, "dump": unit.dump, "failed": f"{unit.dump}: {type(err).__name__}: {err}"}
     dump_dict = dump_stats.to_dict()
-    errors = list(dump_dict.get("errors", [])) + page_errors
+    errors = list(dump_dict.get("errors", []))
     counts = {
         "unit": unit.name,
         "dump": unit.dump,
@@ -306,7 +366,7 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
         "docs": len(doc_bin),
         "categories": ann_stats.to_dict()["categories"],
         "errors": errors,
-        "errors_total": len(dump_dict.get("errors", [])) + n_page_errors,
+        "errors_total": len(errors) + int(dump_dict.get("errors_omitted", 0)),
     }
     write_json_atomic(meta, counts)
     return counts
@@ -391,16 +451,14 @@ def _type_index(
             progress("redirects", i, len(dumps))
     if progress is not None:
         progress("types", 0, 1)
-    with atomic_path(index_path) as tmp:
-        tmp.unlink()  # the index creates its own file
-        index = TypeIndex.build(
-            type_files,
-            tmp,
-            redirects=redirects,
-            redirect_files=[redirects_file] if redirects_file else [],
-        )
-        index_stats = dict(index.stats)
-        del index
+    index = TypeIndex.build(
+        type_files,
+        index_path,
+        redirects=redirects,
+        redirect_files=[redirects_file] if redirects_file else [],
+    )
+    index_stats = dict(index.stats)
+    index.close()
     if progress is not None:
         progress("types", 1, 1)
     meta = {
@@ -537,7 +595,12 @@ def build_corpus(
     t3 = time.perf_counter()
 
     stats = _summarise(
-        good, failed, summaries, plan, before, index_meta,
+        good,
+        failed,
+        summaries,
+        plan,
+        before,
+        index_meta,
         inputs={
             "dumps": [str(p) for p in dump_paths],
             "ontology": str(ontology_path),
@@ -616,7 +679,7 @@ def _summarise(
         "filter": {
             **plan.config.to_dict(),
             "scarce": sorted(plan.scarce),
-            "top": sorted(plan.top, key=lambda l: (-before[l], l)),
+            "top": sorted(plan.top, key=lambda name: (-before[name], name)),
             "dropped": dropped,
             "kept": kept,
         },

@@ -23,15 +23,13 @@ The random number generator is consumed only for sentences that reach rule 3
 with 3 or more ENTITY labels, so the draws (and hence the output) depend only
 on the sentences of one shard and the seed, never on worker scheduling.
 """
+
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-try:  # TEMP until labels.py lands
-    from ..labels import ENTITY
-except ImportError:  # pragma: no cover
-    ENTITY = "ENTITY"
+from ..labels import ENTITY
 
 SCARCE = "scarce_category"
 NO_ENTITY = "no_entity"

@@ -8,6 +8,7 @@ from nerbert_spacy.wikipedia.wikitext import Anchor, WikitextError, normalize_ti
 
 
 def convert(src, **kw):
+    kw.setdefault("min_words", 1)
     paras = wikitext_to_paragraphs(src, "Test", **kw)
     for text, anchors in paras:
         for a in anchors:
@@ -140,6 +141,13 @@ def test_lists_dropped_by_default_and_kept_on_request():
     kept = convert(src, keep_lists=True)
     assert [p[0] for p in kept] == ["Intro.", "item One", "numbered Two", "indented", "term", "Outro."]
     assert [a.target for a in kept[1][1]] == ["One"]
+
+
+def test_short_paragraphs_dropped_by_default():
+    src = "== Career ==\n'''KDOG'''\n\nAfter college, he joined [[KRIV (TV)|KDOG-TV]].\n\n[[Wales]]\n"
+    paras = wikitext_to_paragraphs(src)
+    assert [p[0] for p in paras] == ["After college, he joined KDOG-TV."]
+    assert len(wikitext_to_paragraphs(src, min_words=1)) == 3
 
 
 def test_whitespace_and_leftover_parentheses():

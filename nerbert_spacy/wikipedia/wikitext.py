@@ -429,7 +429,9 @@ class _Converter:
                 out.add(f"{vals[0]} {vals[1]}")
 
 
-def _paragraphs(full: str, anchors: List[Tuple[int, int, str]], keep_lists: bool) -> List[Tuple[str, List[Anchor]]]:
+def _paragraphs(
+    full: str, anchors: List[Tuple[int, int, str]], keep_lists: bool, min_words: int = 1
+) -> List[Tuple[str, List[Anchor]]]:
     """Split the intermediate text into paragraphs, clean whitespace and remap anchors."""
     # 1. line-level: group consecutive good lines into paragraph regions
     regions: List[Tuple[int, int]] = []
@@ -498,7 +500,7 @@ def _paragraphs(full: str, anchors: List[Tuple[int, int, str]], keep_lists: bool
             text = "".join(pieces)
         else:
             text = para
-        if not text or not _LETTER_RE.search(text):
+        if not text or not _LETTER_RE.search(text) or text.count(" ") + 1 < min_words:
             continue
         c_starts = [c[0] for c in changes]
         cum = [0]
@@ -575,13 +577,15 @@ def _prestrip(wikitext: str) -> str:
 
 
 def wikitext_to_paragraphs(
-    wikitext: str, title: str = "", *, keep_lists: bool = False
+    wikitext: str, title: str = "", *, keep_lists: bool = False, min_words: int = 3
 ) -> List[Tuple[str, List[Anchor]]]:
     """Convert a page's wikitext to plain-text paragraphs with anchor spans.
 
     wikitext (str): The page source.
     title (str): The page title (for error messages).
     keep_lists (bool): Keep list items (``*``, ``#``, ``:``, ``;``), one paragraph each.
+    min_words (int): Drop shorter paragraphs (pseudo-headings such as a line in bold,
+        captions, leftovers of lists and tables).
     RETURNS (List[Tuple[str, List[Anchor]]]): ``(text, anchors)`` per paragraph, in page
         order; ``text[a.start:a.end] == a.text`` for every anchor. A redirect page gives [].
     """
@@ -593,7 +597,7 @@ def wikitext_to_paragraphs(
         code = mwparserfromhell.parse(_prestrip(wikitext), skip_style_tags=False)
         conv = _Converter(keep_lists)
         conv.nodes(code.nodes, anchors=True, top=True)
-        return _paragraphs(conv.out.text(), conv.out.anchors, keep_lists)
+        return _paragraphs(conv.out.text(), conv.out.anchors, keep_lists, min_words)
     except RecursionError:
         raise WikitextError(f"page '{title}': the wikitext is nested too deeply to convert", title) from None
     except NerbertError:

@@ -71,6 +71,17 @@ def _print_problems(errors: List[str], total: int) -> None:
         )
 
 
+def _dask_runner(scheduler: Optional[str], workers: int):
+    """A DaskRunner context for ``--scheduler``, or a context yielding None (local processes)."""
+    import contextlib
+
+    if scheduler is None:
+        return contextlib.nullcontext(None)
+    from ..corpus.distributed import DaskRunner
+
+    return DaskRunner(scheduler, workers)
+
+
 @app.command("build")
 def build(
     dumps: List[Path] = typer.Argument(
@@ -87,6 +98,12 @@ def build(
     labels: str = typer.Option("315", "--labels", help="Label set: 315, 212 or 4"),
     seed: int = typer.Option(0, "--seed", help="Random seed of the probabilistic filter"),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes"),
+    scheduler: Optional[str] = typer.Option(
+        None,
+        "--scheduler",
+        help="Run the work units on Dask: 'local' (a local cluster of --workers processes) or a "
+        "scheduler address tcp://HOST:PORT (paths must be visible to every worker); default: no Dask",
+    ),
     splitter: str = typer.Option("spacy", "--splitter", help="Sentence splitter: spacy or pysbd"),
     expand_unaligned: bool = typer.Option(
         False,
@@ -101,19 +118,24 @@ def build(
     progress = _Progress(enabled=not quiet)
     start = time.perf_counter()
     try:
-        stats = build_corpus(
-            dumps,
-            ontology,
-            types,
-            output,
-            redirects_file=redirects,
-            label_set=labels,
-            seed=seed,
-            workers=workers,
-            splitter=splitter,
-            expand_unaligned=expand_unaligned,
-            progress=progress,
-        )
+        with _dask_runner(scheduler, workers) as runner:
+            if runner is not None and runner.scheduler != "local":  # remote workers: absolute paths
+                dumps, ontology, output = [p.resolve() for p in dumps], ontology.resolve(), output.resolve()
+                types, redirects = [p.resolve() for p in types], redirects.resolve() if redirects else None
+            stats = build_corpus(
+                dumps,
+                ontology,
+                types,
+                output,
+                redirects_file=redirects,
+                label_set=labels,
+                seed=seed,
+                workers=workers,
+                splitter=splitter,
+                expand_unaligned=expand_unaligned,
+                runner=runner,
+                progress=progress,
+            )
     except NerbertError as err:
         progress.close()
         _fail(err)
@@ -129,6 +151,7 @@ def build(
         f"{_pct(stats['ENTITY'], stats['anchors'])} ENTITY, {_pct(stats['unaligned'], stats['anchors'])} unaligned; "
         f"{len(stats['categories_after'])} categories; {stats['units']} units"
         + (f" ({resumed} resumed)" if resumed else "")
+        + (f" on Dask ({scheduler})" if scheduler else "")
         + f" in {elapsed:.1f}s -> {output}",
         fg=typer.colors.GREEN,
     )

@@ -7,16 +7,25 @@ fresh output directory and a fresh process, and reports pages/s, sentences/s
 and peak RSS (``resource.getrusage``: the main process, and the largest worker
 process). Appends a dated section under "## Corpus build" in docs/benchmarks.md.
 
+Two input layouts: ``files`` (the four dumps as they are: one work unit per
+file, so the largest file bounds the wall time) and ``multistream`` (the same
+pages re-packed the way Wikimedia packs the full dump: one bz2 stream per block
+of ``--block-pages`` pages plus an ``offset:page_id:title`` index, one work unit
+per block, which is how a full-Wikipedia build is split).
+
 Usage (from the project root):
     python bench/bench_corpus.py                 # workers 1 and 2, writes docs/benchmarks.md
     python bench/bench_corpus.py --workers 1 2 4 --no-write
 """
 
 import argparse
+import bz2
 import datetime as dt
+import html
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -31,27 +40,69 @@ DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Corpus build"
 
 
-def run_one(workers: int, out: Path) -> dict:
+PAGE_RE = re.compile(r"\s*<page>.*?</page>", re.S)
+
+
+def repack_multistream(src: Path, dest_dir: Path, pages_per_block: int) -> Path:
+    """Re-pack a dump as a Wikimedia-style multistream dump + index. RETURNS the dump path."""
+    text = bz2.open(src, "rt", encoding="utf8").read()
+    first, end = text.index("<page>"), text.rindex("</mediawiki>")
+    pages = PAGE_RE.findall(text, first, end)
+    stem = src.name.split(".xml")[0]
+    dump = dest_dir / f"{stem}-multistream.xml.bz2"
+    index_lines, offset = [], 0
+    with open(dump, "wb") as f:
+        for block in (
+            [text[:first]]
+            + ["".join(pages[i : i + pages_per_block]) for i in range(0, len(pages), pages_per_block)]
+            + [text[end:]]
+        ):
+            data = bz2.compress(block.encode("utf8"))
+            for page in PAGE_RE.findall(block) if block.lstrip().startswith("<page>") else []:
+                title = html.unescape(re.search(r"<title>(.*?)</title>", page, re.S).group(1))
+                page_id = re.search(r"<id>(\d+)</id>", page).group(1)
+                index_lines.append(f"{offset}:{page_id}:{title}")
+            f.write(data)
+            offset += len(data)
+    (dest_dir / f"{stem}-multistream-index.txt.bz2").write_bytes(
+        bz2.compress(("\n".join(index_lines) + "\n").encode("utf8"))
+    )
+    return dump
+
+
+def run_one(workers: int, out: Path, layout: str, block_pages: int) -> dict:
     """Build once in this process; RETURNS timings, counts and peak RSS."""
     from nerbert_spacy.corpus.build import build_corpus
 
     dumps = sorted((SHARED / "wikipedia").glob("*.bz2"))
+    names = [p.name for p in dumps]
+    if layout == "multistream":
+        (out / "input").mkdir(parents=True)
+        dumps = [repack_multistream(p, out / "input", block_pages) for p in dumps]
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     stats = build_corpus(
         dumps,
         SHARED / "dbpedia" / "dbpedia_2016-10.owl",
         [SHARED / "dbpedia" / "instance-types-sample.nt.bz2"],
-        out,
+        out / "corpus",
         workers=workers,
         seed=0,
+        blocks_per_unit=1,
     )
     wall = time.perf_counter() - start
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage_self = resource.getrusage(resource.RUSAGE_SELF)
+    usage_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, children = usage_self.ru_maxrss / 1024, usage_children.ru_maxrss / 1024
+    cpu = sum(u.ru_utime + u.ru_stime for u in (usage_self, usage_children))
     return {
         "workers": workers,
-        "dumps": [p.name for p in dumps],
+        "layout": layout if layout == "files" else f"multistream, {block_pages} pages/block",
+        "units": stats["units"],
+        "dumps": names,
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "timings": stats["timings"],
         "pages": stats["pages"],
         "articles": stats["articles"],
@@ -90,20 +141,25 @@ def render(results: list, command: str) -> str:
         f"{r0['anchors']} anchors ({r0['typed']} typed, {r0['unaligned']} unaligned), "
         f"{r0['sentences']} sentences, {r0['sentences_kept']} kept after filtering.",
         "",
-        "| workers | wall s | types+redirects s | annotate s | filter s | pages/s | sentences/s | peak RSS main MB | peak RSS worker MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| input layout | units | workers | wall s | CPU s | redirects+types s | annotate s | filter s "
+        "| pages/s | sentences/s | peak RSS main MB | peak RSS worker MB | load avg before/after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         t = r["timings"]
         lines.append(
-            f"| {r['workers']} | {r['wall_s']} | {t['types_s']} | {t['annotate_s']} | {t['filter_s']} | "
+            f"| {r['layout']} | {r['units']} | {r['workers']} | {r['wall_s']} | {r['cpu_s']} | {t['types_s']} | {t['annotate_s']} | {t['filter_s']} | "
             f"{r['pages'] / r['wall_s']:.1f} | {r['sentences'] / r['wall_s']:.1f} | "
-            f"{r['peak_rss_main_mb']} | {r['peak_rss_worker_mb'] if r['workers'] > 1 else '-'} |"
+            f"{r['peak_rss_main_mb']} | {r['peak_rss_worker_mb'] if r['workers'] > 1 else '-'} | "
+            f"{r['load_avg_1m'][0]} / {r['load_avg_1m'][1]} |"
         )
     lines += [
         "",
-        "pages/s and sentences/s are over the whole build (redirect pass, type index, annotation, filters). "
-        "Peak RSS from `resource.getrusage` (`ru_maxrss` of the main process and the largest worker).",
+        "pages/s and sentences/s are over the whole build (redirect pass, type index, annotation, filters); "
+        "CPU s = user + system time of the build process and its workers. Peak RSS from `resource.getrusage` "
+        "(`ru_maxrss` of the main process and of the largest worker). The machine is shared: a 1-minute load "
+        "average above the core count means other jobs competed for the cores, and wall times (and the "
+        "2-worker speed-up) are then not representative; CPU seconds are.",
         "",
     ]
     return "\n".join(lines)
@@ -127,22 +183,28 @@ def write_section(text: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--layouts", nargs="+", default=["files", "multistream"], choices=["files", "multistream"]
+    )
+    parser.add_argument("--block-pages", type=int, default=20, help="pages per multistream block")
     parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/benchmarks.md")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one build in this process
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--layout", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.out)))
+        print(json.dumps(run_one(args.one, args.out, args.layout, args.block_pages)))
         return 0
     if not (SHARED / "wikipedia").is_dir():
         print(f"error: {SHARED / 'wikipedia'} not found", file=sys.stderr)
         return 1
     results = []
-    for workers in args.workers:
-        out = Path(tempfile.mkdtemp(prefix=f"bench-corpus-w{workers}-"))
+    for layout, workers in [(layout, w) for layout in args.layouts for w in args.workers]:
+        out = Path(tempfile.mkdtemp(prefix=f"bench-corpus-{layout}-w{workers}-"))
         try:
+            cmd = [sys.executable, __file__, "--one", str(workers), "--out", str(out), "--layout", layout]
             proc = subprocess.run(
-                [sys.executable, __file__, "--one", str(workers), "--out", str(out)],
+                cmd + ["--block-pages", str(args.block_pages)],
                 capture_output=True,
                 text=True,
                 cwd=ROOT,
@@ -155,8 +217,8 @@ def main(argv=None) -> int:
             shutil.rmtree(out, ignore_errors=True)
         results.append(result)
         print(json.dumps(result), flush=True)
-    command = "python bench/bench_corpus.py" + (
-        "" if args.workers == [1, 2] else " --workers " + " ".join(map(str, args.workers))
+    command = "python bench/bench_corpus.py" + " ".join(
+        a for a in [""] + list(argv or sys.argv[1:]) if a != "--no-write"
     )
     text = render(results, command)
     print(text)

@@ -54,7 +54,6 @@ def test_build_then_balance(cli_runner, files):
         "1",
         "--workers",
         "1",
-        "--quiet",
     ]
     result = cli_runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -48,8 +48,7 @@ class _Progress:
         if bar is None:
             bar = tqdm(total=total, desc=STAGES.get(stage, stage), unit="", leave=False, file=sys.stderr)
             self.bars[stage] = bar
-        bar.n = done  # type: ignore[attr-defined]
-        bar.refresh()  # type: ignore[attr-defined]
+        bar.update(done - bar.n)  # type: ignore[attr-defined]
         if done >= total:
             bar.close()  # type: ignore[attr-defined]
 
@@ -109,6 +108,12 @@ def build(
         False,
         "--expand-unaligned",
         help="Widen anchors that do not align with tokens instead of leaving them out (counted either way)",
+    ),
+    blocks_per_unit: int = typer.Option(
+        50,
+        "--blocks-per-unit",
+        min=1,
+        help="Multistream dumps: index blocks (about 100 pages each) per work unit",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
 ) -> None:

@@ -25,7 +25,6 @@ with the same signature can replace it).
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections import Counter
@@ -265,14 +264,16 @@ _CONTEXT: Dict[Tuple, Any] = {}
 
 
 def _annotator(task: Mapping[str, Any]) -> Annotator:
-    """One Annotator per worker process (ontology, label set and type index are loaded once)."""
+    """One Annotator per process (ontology, label set and type index loaded once); reloaded
+    when a file changed. Forked workers inherit the parent's (see ``build_corpus``)."""
+    files = [Path(task["ontology"]).stat(), Path(task["index_path"]).stat()]
     key = (
-        os.getpid(),
         task["ontology"],
         task["label_set"],
         task["index_path"],
         task["splitter"],
         task["expand_unaligned"],
+        tuple((st.st_ino, st.st_size, st.st_mtime_ns) for st in files),
     )
     if key not in _CONTEXT:
         from ..dbpedia.ontology import Ontology
@@ -445,6 +446,8 @@ def _type_index(
             return TypeIndex.open(index_path), meta
     redirect_stats = DumpStats()
     redirects: Dict[str, str] = {}
+    if progress is not None:
+        progress("redirects", 0, len(dumps))
     for i, dump in enumerate(dumps, 1):
         redirects.update(collect_redirects([dump], stats=redirect_stats))
         if progress is not None:
@@ -565,7 +568,15 @@ def build_corpus(
         }
         for unit in units
     ]
+    if runner is None and workers > 1 and len(tasks) > 1:
+        # load the ontology, label set and tokenizers once here: forked workers inherit them
+        _annotator(tasks[0])
+        from ..wikipedia.sentences import get_sentencizer_nlp
+
+        get_sentencizer_nlp()
     on_done = (lambda d, n: progress("annotate", d, n)) if progress else None
+    if progress:
+        progress("annotate", 0, len(tasks))
     results = run(annotate_unit, tasks, workers, on_done)
     t2 = time.perf_counter()
     good = [r for r in results if not r.get("failed")]
@@ -590,6 +601,8 @@ def build_corpus(
         for r in good
     ]
     on_done = (lambda d, n: progress("filter", d, n)) if progress else None
+    if progress:
+        progress("filter", 0, len(f_tasks))
     summaries = run(filter_unit, f_tasks, workers, on_done)
     _remove_stale(out / "shards", [s["unit"] for s in summaries])
     t3 = time.perf_counter()

@@ -127,16 +127,24 @@ def test_build_warns_about_bad_dump_and_fails_cleanly(cli_runner, files):
     assert result.exit_code == 1 and "not found" in result.output
 
 
+FAKE = b"BZh9-fake-dump"
+
+
 def _fake_wheel(dest: Path, with_member=True):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("gensim/__init__.py", "")
         if with_member:
-            zf.writestr(DEFAULT_DUMP_IN_WHEEL, b"BZh9-fake-dump")
+            zf.writestr(DEFAULT_DUMP_IN_WHEEL, FAKE)
     (dest / "gensim-4.3.3-cp311-cp311-manylinux_x86_64.whl").write_bytes(buf.getvalue())
 
 
-def test_fetch_default_extracts_the_dump_from_the_wheel(tmp_path):
+def test_fetch_default_extracts_the_dump_from_the_wheel(tmp_path, monkeypatch):
+    import hashlib
+
+    import nerbert_spacy.cli.corpus as cli
+
+    monkeypatch.setattr(cli, "DEFAULT_DUMP_MD5", hashlib.md5(FAKE).hexdigest())
     calls = []
 
     def pip(cmd):
@@ -146,7 +154,7 @@ def test_fetch_default_extracts_the_dump_from_the_wheel(tmp_path):
 
     path = fetch_default_dump(tmp_path / "assets", pip_runner=pip)
     assert path == tmp_path / "assets" / DEFAULT_DUMP
-    assert path.read_bytes() == b"BZh9-fake-dump"
+    assert path.read_bytes() == FAKE
     assert calls[0][1:5] == ["-m", "pip", "download", "gensim==4.3.3"]
     assert "--no-deps" in calls[0] and "--only-binary=:all:" in calls[0]
 
@@ -161,6 +169,14 @@ def test_fetch_default_errors(tmp_path, cli_runner, monkeypatch):
 
     with pytest.raises(NerbertError, match="wheel has no readable"):
         fetch_default_dump(tmp_path, pip_runner=wheel_without_member)
+
+    def wrong_file(cmd):
+        _fake_wheel(Path(cmd[cmd.index("-d") + 1]))
+        return 0
+
+    with pytest.raises(NerbertError, match="not the expected file"):
+        fetch_default_dump(tmp_path, pip_runner=wrong_file)
+    assert not (tmp_path / DEFAULT_DUMP).exists()
 
     def offline(cmd, **kwargs):
         return subprocess.CompletedProcess(

@@ -222,6 +222,27 @@ def test_truncated_dump_among_good_ones(inputs):
     assert docs
 
 
+def test_page_the_parser_cannot_handle_is_counted_and_skipped(inputs, monkeypatch):
+    from nerbert_spacy.wikipedia import wikitext
+    from nerbert_spacy.wikipedia.wikitext import WikitextError
+
+    real = wikitext.wikitext_to_paragraphs
+
+    def flaky(text, title=""):
+        if title == "Alpha 2":
+            raise WikitextError(
+                f"page '{title}': mwparserfromhell could not parse the wikitext (boom)", title
+            )
+        return real(text, title)
+
+    monkeypatch.setattr(wikitext, "wikitext_to_paragraphs", flaky)
+    stats = build(inputs, inputs["tmp"] / "out", workers=1)
+    assert stats["bad_pages"] == 1 and stats["errors_total"] == 1
+    (line,) = stats["errors"]
+    assert line.startswith(str(inputs["dumps"][0])) and "(page 'Alpha 2'): mwparserfromhell" in line
+    assert stats["sentences"] == 11 * 5  # every other article kept
+
+
 def test_bad_inputs_raise_clear_errors(inputs):
     with pytest.raises(NerbertError, match="missing.xml.bz2"):
         build_corpus(

@@ -255,6 +255,11 @@ def fetch_default_dump(outdir: Path, *, pip_runner: Optional[Callable[[List[str]
             raise NerbertError(
                 f"the wheel has no readable {DEFAULT_DUMP_IN_WHEEL} ({err})", wheels[0]
             ) from err
+    if hashlib.md5(data).hexdigest() != DEFAULT_DUMP_MD5:
+        raise NerbertError(
+            f"{DEFAULT_DUMP_IN_WHEEL} in the {GENSIM_REQUIREMENT} wheel is not the expected file "
+            f"(MD5 {hashlib.md5(data).hexdigest()}, expected {DEFAULT_DUMP_MD5})"
+        )
     with atomic_path(dest) as tmp_dest:
         tmp_dest.write_bytes(data)
     return dest

@@ -56,6 +56,7 @@ def _no_timings(stats):
     return {k: v for k, v in stats.items() if k != "timings"}
 
 
+@pytest.mark.slow
 def test_dask_build_is_byte_identical_to_single_process(inputs, runner):
     single = _build(inputs, inputs["tmp"] / "single", workers=1)
     dask = _build(inputs, inputs["tmp"] / "dask", workers=2, runner=runner)

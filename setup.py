@@ -68,6 +68,10 @@ setup(
         ],
         "spacy_callbacks": [
             "nerbert.init_from_pretrained.v1 = nerbert_spacy.pipeline.callbacks:create_init_from_pretrained",
+            "nerbert.checkpoint_resume.v1 = nerbert_spacy.pipeline.checkpoint:create_checkpoint_resume",
+        ],
+        "thinc_layers": [
+            "nerbert.reduce_first.v1 = nerbert_spacy.pipeline.layers:reduce_first_safe",
         ],
         "spacy_scorers": [
             "nerbert.bio_scorer.v1 = nerbert_spacy.pipeline.bio_tagger:make_bio_scorer",

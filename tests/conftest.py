@@ -43,6 +43,12 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_or_none():
+    """The shared data folder, or None when it is absent (for tests that only use it as a shortcut)."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+@pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """Path of a randomly initialised 2-layer BERT (hidden 32) with its WordPiece vocab."""
     from nerbert_spacy.tiny import make_tiny_bert

@@ -312,13 +312,21 @@ def _count_docs(path: Path) -> int:
 
 
 def run_overrides(spec: GridSpec, arm: Arm, seed: int, train: PathLike, dev: PathLike,
-                  pretrained: Optional[str], extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The ``spacy train`` overrides of one run (paths, seed, arm, user overrides)."""
+                  pretrained: Optional[str], extra: Optional[Dict[str, Any]] = None,
+                  domain: Optional[str] = None) -> Dict[str, Any]:
+    """The ``spacy train`` overrides of one run (paths, seed, arm, user overrides).
+
+    ``{domain}`` in the arm's ``head_mapping`` is replaced by ``domain`` (one mapping
+    file per target schema, as written by ``nerbert labels map``).
+    """
+    head_mapping = arm.head_mapping
+    if head_mapping and domain:
+        head_mapping = head_mapping.replace("{domain}", domain)
     ov: Dict[str, Any] = {
         "paths.train": str(train),
         "paths.dev": str(dev),
         "paths.pretrained": pretrained,
-        "paths.head_mapping": arm.head_mapping,
+        "paths.head_mapping": head_mapping,
         "system.seed": int(seed),
     }
     if spec.encoder:
@@ -489,7 +497,7 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
         except NerbertError as err:
             report.failed.append((run.key, str(err), None))
             continue
-        ov = run_overrides(spec, arm, run.seed, train, dev, pretrained)
+        ov = run_overrides(spec, arm, run.seed, train, dev, pretrained, domain=run.domain)
         job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
                "test": str(test), "batch_size": spec.eval_batch_size}
         if arm.zero_shot:

@@ -263,3 +263,12 @@ def test_real_subprocess_run_with_tiny_bert(tmp_path, tiny_bert):
         run_subprocess(bad, tmp_path / "logs" / "bad.log")
     assert info.value.log and Path(info.value.log).is_file()
     json.dumps(res)  # plain JSON
+
+
+def test_head_mapping_path_takes_the_domain():
+    from nerbert_spacy.grid import Arm, GridSpec, run_overrides
+
+    arm = Arm("nerbert-head", pretrained="pre", head_mapping="maps/{domain}.json")
+    ov = run_overrides(GridSpec(), arm, 3, "t.spacy", "d.spacy", "pre", domain="politics")
+    assert ov["paths.head_mapping"] == "maps/politics.json"
+    assert ov["paths.pretrained"] == "pre" and ov["system.seed"] == 3

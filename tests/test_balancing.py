@@ -16,6 +16,8 @@ from nerbert_spacy.corpus.balancing import (
     numpy_rng,
     plan_samples,
     sampling_weights,
+    target_boosts,
+    targets_from_mappings,
 )
 from nerbert_spacy.corpus.build import load_docs, write_docs
 from nerbert_spacy.errors import NerbertError
@@ -174,3 +176,67 @@ def test_balance_errors(tmp_path):
     (tmp_path / "shards" / "bad.spacy").write_bytes(b"not a docbin")
     with pytest.raises(NerbertError, match="bad.spacy"):
         balance_corpus(tmp_path)
+
+
+# ---------------------------------------------------------------- domain-targeted balancing
+
+
+def test_boosted_weights_formula_and_bad_boosts():
+    counts = {"city": 43, "person": 50, "plant": 3}
+    q = sampling_weights(counts, 0.7, {"plant": 4.0})
+    z = 43**0.7 + 50**0.7 + 4 * 3**0.7
+    assert q["plant"] == pytest.approx(4 * 3**0.7 / z)
+    assert q["city"] == pytest.approx(43**0.7 / z)
+    assert sampling_weights(counts, 0.7, {}) == sampling_weights(counts, 0.7)
+    with pytest.raises(NerbertError, match="boosts must be > 0"):
+        sampling_weights(counts, 0.7, {"plant": 0.0})
+    with pytest.raises(NerbertError, match="boosts must be > 0"):
+        target_boosts(["plant"], boost=-1)
+
+
+def test_targets_from_mappings_skips_generic_labels_and_entity(tmp_path):
+    specific = tmp_path / "politics.json"
+    generic = [f"p{i}" for i in range(11)]
+    srsly.write_json(
+        specific,
+        {"politician": ["politician", "mayor"], "person": generic, "misc": [], "other": ["ENTITY"]},
+    )
+    extra = tmp_path / "music.yml"
+    srsly.write_yaml(extra, {"band": ["band"], "politician": ["politician"]})
+    targets, skipped = targets_from_mappings([specific, extra])
+    assert targets == ["band", "mayor", "politician"]
+    assert skipped == ["politics.json:person"]
+    targets, skipped = targets_from_mappings([specific], max_fanout=None)
+    assert set(generic) <= set(targets) and "ENTITY" not in targets and skipped == []
+
+
+def test_target_boosts_reach_parents_and_children():
+    parents = {"mayor": "politician", "politician": "person", "person": None, "city": "settlement"}
+    boosts = target_boosts(["politician", "ENTITY"], boost=4, neighbour_boost=2, parent_map=parents)
+    assert boosts == {"mayor": 2.0, "person": 2.0, "politician": 4.0}
+    assert target_boosts(["politician"], boost=3) == {"politician": 3.0}
+    # a target that is also a neighbour keeps the target boost
+    assert target_boosts(["politician", "mayor"], parent_map=parents)["mayor"] == 4.0
+    with pytest.raises(NerbertError, match="at least one target category"):
+        target_boosts(["ENTITY"])
+
+
+def test_targeted_balance_moves_the_mix_not_the_size(tmp_path):
+    corpus = _write_corpus(tmp_path)
+    plain = balance_corpus(corpus, seed=3, n_samples=1500, plot=False)
+    plain_train = {p.name: p.read_bytes() for p in (corpus / "train").glob("*.spacy")}
+    out = tmp_path / "aimed"
+    aimed = balance_corpus(corpus, seed=3, n_samples=1500, plot=False, boosts={"plant": 8.0}, output_dir=out)
+    # same size, written beside the plain balance, which is left alone
+    assert aimed["output_sentences"] == plain["output_sentences"] == 1500
+    assert {p.name: p.read_bytes() for p in (corpus / "train").glob("*.spacy")} == plain_train
+    assert json.loads((out / "balance.json").read_text())["boosts"] == {"plant": 8.0}
+    train = [d for p in sorted((out / "train").glob("*.spacy")) for d in load_docs(p)]
+    assert len(train) == aimed["train_sentences"]
+    assert aimed["train_tokens"] == sum(len(d) for d in train)
+    share = lambda r: r["after"]["plant"] / sum(r["after"].values())  # noqa: E731
+    assert share(aimed) > 2 * share(plain)
+    assert aimed["boosted_share"]["after"] == pytest.approx(share(aimed), abs=1e-5)
+    assert aimed["boosted_share"]["before"] == pytest.approx(3 / 106, abs=1e-5)
+    with pytest.raises(NerbertError, match="none of the 1 boosted categories occurs"):
+        balance_corpus(corpus, boosts={"album": 4.0}, output_dir=out, plot=False)

@@ -69,6 +69,23 @@ def test_build_then_balance(cli_runner, files):
     assert balance["alpha"] == 0.5 and balance["dev_fraction"] == 0.2
     assert (out / "balance.png").exists() and list((out / "train").glob("*.spacy"))
     assert f"{balance['train_sentences']} train" in result.output
+    # domain-targeted balancing beside the plain one, the label tree from the recorded ontology
+    mapping = tmp / "target.json"
+    mapping.write_text(json.dumps({"author": ["writer"], "place": ["city", "country"] + [f"p{i}" for i in range(9)]}))
+    aimed = tmp / "aimed"
+    result = cli_runner.invoke(
+        app,
+        ["balance", str(out), "--seed", "2", "--target-mapping", str(mapping), "--output", str(aimed), "--quiet"],
+    )
+    assert result.exit_code == 0, result.output
+    targeted = json.loads((aimed / "balance.json").read_text())
+    assert targeted["boosts"] == {"artist": 2.0, "writer": 4.0}
+    assert "target.json:place" in result.output and "boosted categories hold" in result.output
+    assert targeted["input_sentences"] == balance["input_sentences"]
+    assert json.loads((out / "balance.json").read_text()) == balance
+    mapping.write_text(json.dumps({"band": ["band"]}))
+    result = cli_runner.invoke(app, ["balance", str(out), "--target-mapping", str(mapping), "-o", str(aimed)])
+    assert result.exit_code == 1 and "none of the 1 boosted categories occurs" in result.output
 
 
 def test_build_warns_about_bad_dump_and_fails_cleanly(cli_runner, files):

@@ -171,13 +171,38 @@ def balance(
     samples: Optional[int] = typer.Option(
         None, "--samples", help="Sentences to draw (default: as many as the input)"
     ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write train/, dev/, balance.json there instead of DIR"
+    ),
+    target_mapping: Optional[List[Path]] = typer.Option(
+        None,
+        "--target-mapping",
+        help="Domain-targeted balancing: a `nerbert labels map --pretrained 315` file; repeatable",
+    ),
+    boost: float = typer.Option(4.0, "--boost", help="Weight multiplier of the categories the mappings name"),
+    neighbour_boost: float = typer.Option(
+        2.0, "--neighbour-boost", help="Multiplier of their parents and children in the label tree"
+    ),
+    max_fanout: int = typer.Option(
+        10, "--max-fanout", help="Skip generic target labels that collect more categories than this (0 = keep all)"
+    ),
+    ontology: Optional[Path] = typer.Option(
+        None, "--ontology", "-O", help="Ontology for the label tree (default: the one in DIR/stats.json)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
-    """Balance categories (paper §2.4) and split train/dev: DIR/train, DIR/dev, DIR/balance.json, DIR/balance.png."""
+    """Balance categories (paper §2.4) and split train/dev: DIR/train, DIR/dev, DIR/balance.json, DIR/balance.png.
+
+    With --target-mapping the draw leans toward a target schema's categories (same corpus size).
+    """
     from ..corpus.balancing import balance_corpus
 
     progress = _Progress(enabled=not quiet)
     try:
+        boosts = (
+            _target_boosts(corpus_dir, target_mapping, boost, neighbour_boost, max_fanout, ontology)
+            if target_mapping else None
+        )
         result = balance_corpus(
             corpus_dir,
             alpha=alpha,
@@ -185,18 +210,58 @@ def balance(
             dev_fraction=dev_fraction,
             n_samples=samples,
             progress=progress,
+            boosts=boosts,
+            output_dir=output,
         )
     except NerbertError as err:
         progress.close()
         _fail(err)
         return
     progress.close()
+    out = output or corpus_dir
+    targeted = ""
+    if boosts:
+        share = result["boosted_share"]
+        targeted = (
+            f"; {len(boosts)} boosted categories hold {100 * share['before']:.1f}% -> "
+            f"{100 * share['after']:.1f}% of entities"
+        )
     typer.secho(
         f"✔ {result['input_sentences']} sentences -> {result['train_sentences']} train + {result['dev_sentences']} dev "
-        f"(alpha {alpha}); categories {result['categories_before']} -> {result['categories_after']}; "
-        f"{corpus_dir / 'balance.json'}, {corpus_dir / 'balance.png'}",
+        f"(alpha {alpha}); categories {result['categories_before']} -> {result['categories_after']}{targeted}; "
+        f"{out / 'balance.json'}, {out / 'balance.png'}",
         fg=typer.colors.GREEN,
     )
+
+
+def _target_boosts(
+    corpus_dir: Path,
+    mappings: List[Path],
+    boost: float,
+    neighbour_boost: float,
+    max_fanout: int,
+    ontology: Optional[Path],
+) -> Dict[str, float]:
+    """The b_E of domain-targeted balancing from mapping files and the ontology's label tree."""
+    import srsly
+
+    from ..corpus.balancing import target_boosts, targets_from_mappings
+    from ..dbpedia.ontology import Ontology
+    from ..labels import label_parent_map
+
+    if ontology is None:
+        stats = Path(corpus_dir) / "stats.json"
+        if stats.is_file():
+            recorded = (srsly.read_json(stats).get("inputs") or {}).get("ontology")
+            ontology = Path(recorded) if recorded and Path(recorded).is_file() else None
+    parent_map = label_parent_map(Ontology.load(ontology)) if ontology is not None else None
+    if parent_map is None:
+        typer.secho("no ontology: only the mapped categories are boosted, not their neighbours", err=True)
+    targets, skipped = targets_from_mappings(mappings, max_fanout=max_fanout or None)
+    if skipped:
+        typer.secho(f"generic target labels not boosted (more than {max_fanout} categories): {', '.join(skipped)}", err=True)
+    typer.secho(f"boosted x{boost:g}: {', '.join(targets)}", err=True)
+    return target_boosts(targets, boost=boost, neighbour_boost=neighbour_boost, parent_map=parent_map)
 
 
 def fetch_default_dump(outdir: Path, *, pip_runner: Optional[Callable[[List[str]], int]] = None) -> Path:

@@ -20,6 +20,12 @@ drawn in three steps:
    proportion to ``n_E,s`` followed by a uniform pick inside it);
 3. a second pass streams one shard at a time and draws its quota of sentences.
 
+Domain-targeted balancing (beyond the paper, issue 7) multiplies ``|E|^alpha`` by a boost
+``b_E`` before normalising: ``b_E = boost`` for the categories a target schema maps to
+(:func:`targets_from_mappings`), ``neighbour_boost`` for their parents and children in the
+label tree, 1 elsewhere (:func:`target_boosts`). The number of sentences drawn stays the
+same, so the corpus keeps its size and only its mix moves toward the domain.
+
 The 90/10 train/dev split is a split of the *source* sentences (an exact,
 uniformly random subset of ``round(N * dev_fraction)`` sentences, spread over
 shards by a multivariate hypergeometric draw); every sampled copy goes to the
@@ -41,20 +47,92 @@ from ..labels import ENTITY
 ProgressFn = Callable[[str, int, int], None]
 
 
-def sampling_weights(counts: Mapping[str, int], alpha: float = 0.7) -> Dict[str, float]:
-    """q_E = |E|^alpha / sum |E'|^alpha over the categories with at least one entity.
+def sampling_weights(
+    counts: Mapping[str, int], alpha: float = 0.7, boosts: Optional[Mapping[str, float]] = None
+) -> Dict[str, float]:
+    """q_E = b_E |E|^alpha / sum b_E' |E'|^alpha over the categories with at least one entity.
 
     counts (Mapping[str, int]): Entity counts per category.
     alpha (float): The exponent (paper: 0.7; 1 keeps the natural distribution, 0 is uniform).
+    boosts (Optional[Mapping[str, float]]): Category -> b_E (> 0) for domain-targeted
+        balancing; categories not listed get 1. None = the paper's plain balancing.
     RETURNS (Dict[str, float]): Category -> probability, sorted by category name.
     """
     if alpha < 0:
         raise NerbertError(f"alpha must be >= 0, got {alpha}")
-    powered = {label: float(n) ** alpha for label, n in sorted(counts.items()) if n > 0}
+    boosts = boosts or {}
+    bad = {label: b for label, b in boosts.items() if not b > 0}
+    if bad:
+        raise NerbertError(f"boosts must be > 0, got {bad}")
+    powered = {
+        label: float(n) ** alpha * float(boosts.get(label, 1.0)) for label, n in sorted(counts.items()) if n > 0
+    }
     total = sum(powered.values())
     if total <= 0:
         return {}
     return {label: v / total for label, v in powered.items()}
+
+
+def targets_from_mappings(
+    paths: Sequence[Union[str, Path]], *, max_fanout: Optional[int] = 10
+) -> Tuple[List[str], List[str]]:
+    """The categories one or more label mappings (``nerbert labels map --pretrained 315 ...``)
+    send target labels to: the union of their pretrained sides, ENTITY left out.
+
+    A generic target label (person, location, organisation: every schema has them) collects
+    a large part of the ontology through the descendant rule; boosting all of that would aim
+    the corpus at nothing. Target labels that collect more than ``max_fanout`` categories
+    are therefore skipped.
+
+    paths (Sequence[Path]): Mapping files (JSON/YAML, the format of ``nerbert labels map``).
+    max_fanout (Optional[int]): Skip target labels collecting more categories (None = keep all).
+    RETURNS (Tuple[List[str], List[str]]): The categories, and the skipped target labels
+        (as ``file:label``), both sorted.
+    """
+    from ..mapping import load_head_mapping
+
+    found: Set[str] = set()
+    skipped: List[str] = []
+    for path in paths:
+        for target, pretrained in load_head_mapping(path).items():
+            if max_fanout is not None and len(pretrained) > max_fanout:
+                skipped.append(f"{Path(path).name}:{target}")
+                continue
+            found.update(p for p in pretrained if p != ENTITY)
+    return sorted(found), sorted(skipped)
+
+
+def target_boosts(
+    targets: Sequence[str],
+    *,
+    boost: float = 4.0,
+    neighbour_boost: float = 2.0,
+    parent_map: Optional[Mapping[str, Optional[str]]] = None,
+) -> Dict[str, float]:
+    """The per-category multipliers b_E of domain-targeted balancing.
+
+    targets (Sequence[str]): Categories the target schema maps to (:func:`targets_from_mappings`).
+    boost (float): b_E of a target category.
+    neighbour_boost (float): b_E of a parent or child, in the label tree, of a target category
+        (``labels.label_parent_map``); not used without ``parent_map``.
+    parent_map (Optional[Mapping[str, Optional[str]]]): Category -> parent category.
+    RETURNS (Dict[str, float]): Category -> b_E (only categories with b_E != 1).
+    """
+    if not boost > 0 or not neighbour_boost > 0:
+        raise NerbertError(f"boosts must be > 0, got boost={boost}, neighbour_boost={neighbour_boost}")
+    wanted = {t for t in targets if t != ENTITY}
+    if not wanted:
+        raise NerbertError("domain-targeted balancing needs at least one target category (the mappings map nothing)")
+    out: Dict[str, float] = {}
+    if parent_map:
+        for child, parent in parent_map.items():
+            if parent in wanted and child not in wanted and child != ENTITY:
+                out[child] = float(neighbour_boost)
+            if child in wanted and parent and parent not in wanted and parent != ENTITY:
+                out[parent] = float(neighbour_boost)
+    for t in wanted:
+        out[t] = float(boost)
+    return {k: v for k, v in sorted(out.items()) if v != 1.0}
 
 
 def numpy_rng(seed: int, *salt: Union[str, int]) -> np.random.Generator:
@@ -81,6 +159,7 @@ def plan_samples(
     alpha: float = 0.7,
     seed: int = 0,
     include_entity: bool = True,
+    boosts: Optional[Mapping[str, float]] = None,
 ) -> Dict[str, Dict[str, int]]:
     """The sampling plan: how many sentences containing category E to draw from each shard.
 
@@ -91,6 +170,7 @@ def plan_samples(
     alpha (float): The exponent of p(E) ∝ |E|^alpha.
     seed (int): Random seed.
     include_entity (bool): Whether ENTITY is a category of the draw.
+    boosts (Optional[Mapping[str, float]]): Domain-targeted multipliers (:func:`target_boosts`).
     RETURNS (Dict[str, Dict[str, int]]): Shard -> category -> draws (only non-zero entries), in shard order.
     """
     counts = {
@@ -100,7 +180,7 @@ def plan_samples(
         and (include_entity or label != ENTITY)
         and any(s.get(label, 0) for s in sentences_with.values())
     }
-    q = sampling_weights(counts, alpha)
+    q = sampling_weights(counts, alpha, boosts)
     rng = numpy_rng(seed, "balance", "plan")
     per_label = category_draws(q, n_samples, rng)
     shards = sorted(sentences_with)
@@ -215,6 +295,12 @@ def plot_balance(
     plt.close(fig)
 
 
+def _share(counts: Mapping[str, int], labels: Mapping[str, float]) -> float:
+    """The fraction of entities whose category is among ``labels``."""
+    total = sum(counts.values())
+    return round(sum(n for k, n in counts.items() if k in labels) / total, 6) if total else 0.0
+
+
 def _shard_summary(path: Path) -> Dict:
     """Statistics of a shard (docs, entities and sentences per category), from its JSON
     sidecar when present, else by reading it."""
@@ -246,12 +332,14 @@ def balance_corpus(
     include_entity: bool = True,
     plot: bool = True,
     progress: Optional[ProgressFn] = None,
+    boosts: Optional[Mapping[str, float]] = None,
+    output_dir: Optional[Union[str, Path]] = None,
 ) -> Dict:
     """Balance the filtered shards of ``corpus_dir/shards`` and split them into train and dev.
 
-    Writes ``corpus_dir/train/<shard>.spacy`` and ``corpus_dir/dev/<shard>.spacy`` (only
-    non-empty ones; stale shards of an earlier run are removed), ``corpus_dir/balance.json``
-    and ``corpus_dir/balance.png``.
+    Writes ``OUT/train/<shard>.spacy`` and ``OUT/dev/<shard>.spacy`` (only non-empty ones;
+    stale shards of an earlier run are removed), ``OUT/balance.json`` and ``OUT/balance.png``,
+    where OUT is ``output_dir`` or else ``corpus_dir``.
 
     corpus_dir (Path): The output directory of ``build_corpus``.
     alpha (float): Exponent of p(E) ∝ |E|^alpha.
@@ -261,6 +349,10 @@ def balance_corpus(
     include_entity (bool): Whether ENTITY is a category of the draw.
     plot (bool): Write balance.png.
     progress (Optional[Callable[[str, int, int], None]]): Called with (stage, done, total).
+    boosts (Optional[Mapping[str, float]]): Domain-targeted multipliers b_E
+        (:func:`target_boosts`); None = the paper's plain balancing.
+    output_dir (Optional[Path]): Where train/, dev/ and balance.json go (default
+        ``corpus_dir``), so several balancings of one filtered corpus can sit side by side.
     RETURNS (Dict): The content of balance.json.
     """
     from .build import load_docs, write_docs
@@ -280,6 +372,15 @@ def balance_corpus(
     for s in summaries.values():
         before.update({k: int(v) for k, v in s["entities"].items()})
     n_out = total if n_samples is None else int(n_samples)
+    out_dir = Path(output_dir) if output_dir is not None else corpus_dir
+    if boosts:
+        present = [label for label in boosts if before.get(label, 0) > 0]
+        if not present:
+            raise NerbertError(
+                f"none of the {len(boosts)} boosted categories occurs in the corpus "
+                f"(e.g. {', '.join(sorted(boosts)[:5])}); check the mapping's label set",
+                shard_dir,
+            )
     plan = plan_samples(
         {name: s["sentences_with"] for name, s in summaries.items()},
         before,
@@ -287,12 +388,14 @@ def balance_corpus(
         alpha=alpha,
         seed=seed,
         include_entity=include_entity,
+        boosts=boosts,
     )
     devs = dev_counts(sizes, dev_fraction, seed)
     # pass 2: stream one shard at a time
     after: Counter = Counter()
     written: Dict[str, Set[str]] = {"train": set(), "dev": set()}
     n_written = {"train": 0, "dev": 0}
+    n_tokens = {"train": 0, "dev": 0}
     for done, path in enumerate(paths, 1):
         name = path.stem
         docs = list(load_docs(path))
@@ -309,16 +412,17 @@ def balance_corpus(
             picked = [docs[i] for i in idx]
             for doc in picked:
                 after.update(e.label_ for e in doc.ents)
-            write_docs(corpus_dir / split / f"{name}.spacy", picked)
+                n_tokens[split] += len(doc)
+            write_docs(out_dir / split / f"{name}.spacy", picked)
             written[split].add(f"{name}.spacy")
             n_written[split] += len(picked)
         if progress is not None:
             progress("balance", done, len(paths))
     for split in ("train", "dev"):
-        for old in (corpus_dir / split).glob("*.spacy") if (corpus_dir / split).is_dir() else []:
+        for old in (out_dir / split).glob("*.spacy") if (out_dir / split).is_dir() else []:
             if old.name not in written[split]:
                 old.unlink()
-    q = sampling_weights({k: v for k, v in before.items() if include_entity or k != ENTITY}, alpha)
+    q = sampling_weights({k: v for k, v in before.items() if include_entity or k != ENTITY}, alpha, boosts)
     result = {
         "alpha": alpha,
         "seed": seed,
@@ -329,15 +433,27 @@ def balance_corpus(
         "train_sentences": n_written["train"],
         "dev_sentences": n_written["dev"],
         "dev_source_sentences": sum(devs.values()),
+        "train_tokens": n_tokens["train"],
+        "dev_tokens": n_tokens["dev"],
         "categories_before": len([k for k, v in before.items() if v]),
         "categories_after": len([k for k, v in after.items() if v]),
         "q": {k: round(v, 8) for k, v in q.items()},
         "before": dict(sorted(before.items(), key=lambda kv: (-kv[1], kv[0]))),
         "after": dict(sorted(after.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
+    if boosts:
+        result["boosts"] = dict(sorted(boosts.items()))
+        result["boosted_share"] = {
+            "before": _share(before, boosts),
+            "after": _share(after, boosts),
+        }
     if plot:
+        targeted = ", domain-targeted" if boosts else ""
         plot_balance(
-            before, after, corpus_dir / "balance.png", title=f"Entity counts per category (alpha = {alpha})"
+            before,
+            after,
+            out_dir / "balance.png",
+            title=f"Entity counts per category (alpha = {alpha}{targeted})",
         )
-    write_json_atomic(corpus_dir / "balance.json", result)
+    write_json_atomic(out_dir / "balance.json", result)
     return result

@@ -10,15 +10,21 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from ..errors import NerbertError
+from ..util import atomic_path
 
+#: Where a file is read or written.
+PathLike = Union[str, Path]
+#: What the importers accept as tokenizer source (see :func:`get_nlp`).
+NlpSource = Union[Language, Vocab, str, None]
 #: Span group written by the BIO tagger, whose ``attrs["scores"]`` holds one
 #: confidence per span; exporters read scores from it.
 SCORES_KEY = "bio_tagger"
@@ -107,6 +113,10 @@ class ImportReport:
         }
 
 
+#: What every importer's ``read`` returns: the docs and what happened.
+ReadResult = Tuple[List[Doc], ImportReport]
+
+
 @dataclass
 class ExportSpan:
     """A span as the exporters see it: character and token offsets, label, score."""
@@ -132,6 +142,18 @@ class CharSpan:
     kb_id: str = ""
     token_start: Optional[int] = None  # Prodigy: inclusive token indices
     token_end: Optional[int] = None
+
+
+@dataclass
+class RecordInput:
+    """One parsed record of an imported file, ready for :func:`build_doc`."""
+
+    text: str
+    spans: List[CharSpan]
+    user_data: Optional[Dict[str, Any]] = None
+    words: Optional[List[str]] = None  # the tool's tokens, if any
+    spaces: Optional[List[bool]] = None
+    file: Optional[PathLike] = None  # report under this file instead of the one read (BRAT: the .ann)
 
 
 # --------------------------------------------------------------------------- export side
@@ -200,6 +222,26 @@ def json_safe_user_data(doc: Doc) -> Dict[str, Any]:
 
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def write_jsonl(
+    records: Iterable[Dict[str, Any]], path: PathLike, count_spans: Callable[[Dict[str, Any]], int]
+) -> Dict[str, int]:
+    """Write one JSON object per line to ``path`` (atomically), one per doc.
+
+    records (Iterable[Dict[str, Any]]): The records (tasks), one per doc.
+    path (str | Path): Output ``.jsonl`` file.
+    count_spans (Callable[[Dict[str, Any]], int]): The number of spans in a record.
+    RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
+    """
+    n_docs = n_spans = 0
+    with atomic_path(path) as tmp:
+        with tmp.open("w", encoding="utf8") as f:
+            for rec in records:
+                f.write(srsly.json_dumps(rec) + "\n")
+                n_docs += 1
+                n_spans += count_spans(rec)
+    return {"docs": n_docs, "spans": n_spans}
 
 
 # --------------------------------------------------------------------------- import side
@@ -407,6 +449,57 @@ def build_doc(
     report.docs += 1
     report.spans += len(placed)
     return doc
+
+
+def import_records(
+    path: Path,
+    records: Iterable[Tuple[int, Any]],
+    parse: Callable[[Any, Path, int, ImportReport], Optional[RecordInput]],
+    nlp_or_vocab: NlpSource = None,
+    *,
+    snap: bool = False,
+    spans_key: Optional[str] = None,
+) -> ReadResult:
+    """The read loop shared by the importers: one Doc per parsed record.
+
+    Each record is counted in the report, parsed, and placed on a Doc by
+    :func:`build_doc`; a record that ``parse`` skips (returns None) gives no Doc.
+
+    path (Path): The file read (named in the report and in errors).
+    records (Iterable[Tuple[int, Any]]): ``(record_number, raw_record)`` pairs
+        (e.g. from :func:`iter_jsonl`); errors and report entries name the number.
+    parse (Callable): ``parse(raw, path, record, report)`` -> RecordInput, or None
+        to skip the record (after reporting why); raises NerbertError for a
+        malformed record.
+    nlp_or_vocab (Language | Vocab | str | None): Tokenizer source (see ``get_nlp``).
+    snap (bool): Expand spans that are not on token edges instead of skipping them.
+    spans_key (Optional[str]): Also keep all spans in ``doc.spans[spans_key]``.
+    RETURNS (Tuple[List[Doc], ImportReport]): The docs and what happened.
+    """
+    nlp = get_nlp(nlp_or_vocab)
+    report = ImportReport()
+    docs = []
+    for record, raw in records:
+        report.records += 1
+        parsed = parse(raw, path, record, report)
+        if parsed is None:
+            continue
+        docs.append(
+            build_doc(
+                nlp,
+                parsed.text,
+                parsed.spans,
+                file=path if parsed.file is None else parsed.file,
+                record=record,
+                report=report,
+                snap=snap,
+                words=parsed.words,
+                spaces=parsed.spaces,
+                spans_key=spans_key,
+                user_data=parsed.user_data,
+            )
+        )
+    return docs, report
 
 
 def all_spans(doc: Doc) -> List[Tuple[int, int, str]]:

@@ -12,13 +12,12 @@ import re
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple, Union
 
-from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.vocab import Vocab
 
 from ..errors import NerbertError, require_dir
 from ..util import write_text_atomic
-from .base import DISCONTINUOUS, UNSUPPORTED, CharSpan, ImportReport, build_doc, export_spans, get_nlp
+from .base import DISCONTINUOUS, UNSUPPORTED, CharSpan, ImportReport, NlpSource, PathLike, ReadResult, RecordInput
+from .base import export_spans, import_records
 
 NAME = "brat"
 SUFFIX = ""  # a directory
@@ -122,13 +121,20 @@ def parse_ann(ann_path: Path, text: str, record: int, report: ImportReport) -> L
     return out
 
 
-def read(
-    path: Union[str, Path],
-    nlp_or_vocab: Union[Language, Vocab, str, None] = None,
-    *,
-    snap: bool = False,
-    spans_key=None,
-) -> Tuple[List[Doc], ImportReport]:
+def _txt_input(txt: Path, path: Path, i: int, report: ImportReport) -> RecordInput:
+    if not txt.exists():
+        raise NerbertError("BRAT text file not found", txt)
+    text = _read_text(txt)
+    ann = txt.with_suffix(".ann")
+    spans: List[CharSpan] = []
+    if ann.exists():
+        spans = parse_ann(ann, text, i, report)
+    else:
+        report.add(txt, i, UNSUPPORTED, "no .ann file beside the text; doc has no entities")
+    return RecordInput(text, spans, user_data={"brat_file": txt.name}, file=ann)
+
+
+def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None) -> ReadResult:
     """Read a BRAT folder (``.txt`` files with their ``.ann``) into Docs, in file-name order.
 
     path (str | Path): The folder (or a single ``.txt``/``.ann`` file).
@@ -142,24 +148,4 @@ def read(
         txts = [p.with_suffix(".txt")]
     else:
         txts = sorted(require_dir(p, "BRAT folder").rglob("*.txt"))
-    nlp = get_nlp(nlp_or_vocab)
-    report = ImportReport()
-    docs = []
-    for i, txt in enumerate(txts, start=1):
-        report.records += 1
-        if not txt.exists():
-            raise NerbertError("BRAT text file not found", txt)
-        text = _read_text(txt)
-        ann = txt.with_suffix(".ann")
-        spans: List[CharSpan] = []
-        if ann.exists():
-            spans = parse_ann(ann, text, i, report)
-        else:
-            report.add(txt, i, UNSUPPORTED, "no .ann file beside the text; doc has no entities")
-        docs.append(
-            build_doc(
-                nlp, text, spans, file=ann, record=i, report=report, snap=snap, spans_key=spans_key,
-                user_data={"brat_file": txt.name},
-            )
-        )
-    return docs, report
+    return import_records(p, enumerate(txts, start=1), _txt_input, nlp_or_vocab, snap=snap, spans_key=spans_key)

@@ -13,11 +13,10 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
-from spacy.vocab import Vocab
 
 from ..errors import NerbertError, require_file
 from ..util import atomic_path
-from .base import IOB_REPAIRED, NON_ENTS, ImportReport, get_nlp
+from .base import IOB_REPAIRED, NON_ENTS, ImportReport, NlpSource, PathLike, ReadResult, get_nlp
 
 NAME = "conll"
 SUFFIX = ".conll"
@@ -106,13 +105,7 @@ def _block_to_doc(
     return doc
 
 
-def read(
-    path: Union[str, Path],
-    nlp_or_vocab: Union[Language, Vocab, str, None] = None,
-    *,
-    snap: bool = False,
-    spans_key=None,
-) -> Tuple[List[Doc], ImportReport]:
+def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None) -> ReadResult:
     """Read CoNLL/IOB into Docs (one per blank-line-separated block).
 
     path (str | Path): The file.

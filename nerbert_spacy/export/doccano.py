@@ -7,16 +7,13 @@ relations, ``{"text": ..., "entities": [{"id", "label", "start_offset",
 (``doc.user_data``) and written back.
 """
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Tuple, Union
+from typing import Any, Dict, Iterable, List
 
-import srsly
-from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.vocab import Vocab
 
 from ..errors import NerbertError, require_file
-from ..util import atomic_path
-from .base import INVALID, UNSUPPORTED, CharSpan, ImportReport, build_doc, export_spans, get_nlp, iter_jsonl, json_safe_user_data
+from .base import INVALID, UNSUPPORTED, CharSpan, ImportReport, NlpSource, PathLike, ReadResult, RecordInput
+from .base import export_spans, import_records, iter_jsonl, json_safe_user_data, write_jsonl
 
 NAME = "doccano"
 SUFFIX = ".jsonl"
@@ -24,27 +21,31 @@ SHAPES = ("label", "entities")
 _RESERVED = {"text", "label", "labels", "entities", "relations", "id"}
 
 
+def _check_shape(shape: str) -> None:
+    if shape not in SHAPES:
+        raise NerbertError(f"unknown Doccano shape {shape!r}; use one of {', '.join(SHAPES)}")
+
+
 def doc_to_record(doc: Doc, spans_key=None, index: int = 0, shape: str = "label") -> Dict[str, Any]:
+    _check_shape(shape)
     spans = export_spans(doc, spans_key)
     meta = json_safe_user_data(doc)
     rec: Dict[str, Any] = {"id": meta.get("id", index + 1), "text": doc.text}
     if shape == "label":
         rec["label"] = [[s.start, s.end, s.label] for s in spans]
-    elif shape == "entities":
+    else:
         rec["entities"] = [
             {"id": j + 1, "label": s.label, "start_offset": s.start, "end_offset": s.end}
             for j, s in enumerate(spans)
         ]
         rec["relations"] = []
-    else:
-        raise NerbertError(f"unknown Doccano shape {shape!r}; use one of {', '.join(SHAPES)}")
     for k, v in meta.items():
         if k not in _RESERVED:
             rec[k] = v
     return rec
 
 
-def write(docs: Iterable[Doc], path: Union[str, Path], *, spans_key=None, shape: str = "label") -> Dict[str, int]:
+def write(docs: Iterable[Doc], path: PathLike, *, spans_key=None, shape: str = "label") -> Dict[str, int]:
     """Write ``docs`` as Doccano JSONL.
 
     docs (Iterable[Doc]): The documents.
@@ -53,17 +54,9 @@ def write(docs: Iterable[Doc], path: Union[str, Path], *, spans_key=None, shape:
     shape (str): ``"label"`` (``[[start, end, label]]``) or ``"entities"`` (newer export).
     RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
     """
-    if shape not in SHAPES:
-        raise NerbertError(f"unknown Doccano shape {shape!r}; use one of {', '.join(SHAPES)}")
-    n_docs = n_spans = 0
-    with atomic_path(path) as tmp:
-        with tmp.open("w", encoding="utf8") as f:
-            for i, doc in enumerate(docs):
-                rec = doc_to_record(doc, spans_key, i, shape)
-                f.write(srsly.json_dumps(rec) + "\n")
-                n_docs += 1
-                n_spans += len(rec.get("label", rec.get("entities", [])))
-    return {"docs": n_docs, "spans": n_spans}
+    _check_shape(shape)
+    records = (doc_to_record(doc, spans_key, i, shape) for i, doc in enumerate(docs))
+    return write_jsonl(records, path, lambda rec: len(rec.get("label", rec.get("entities", []))))
 
 
 def record_spans(rec: Dict[str, Any], path: Path, line: int, report: ImportReport) -> List[CharSpan]:
@@ -89,13 +82,15 @@ def record_spans(rec: Dict[str, Any], path: Path, line: int, report: ImportRepor
     return out
 
 
-def read(
-    path: Union[str, Path],
-    nlp_or_vocab: Union[Language, Vocab, str, None] = None,
-    *,
-    snap: bool = False,
-    spans_key=None,
-) -> Tuple[List[Doc], ImportReport]:
+def _record_input(rec: Any, path: Path, line: int, report: ImportReport) -> RecordInput:
+    if not isinstance(rec, dict) or not isinstance(rec.get("text", rec.get("data")), str):
+        raise NerbertError("a Doccano record must be an object with a string 'text'", path, f"line {line}")
+    text = rec["text"] if "text" in rec else rec["data"]
+    meta = {k: v for k, v in rec.items() if k == "id" or (k not in _RESERVED and k != "data")}
+    return RecordInput(text, record_spans(rec, path, line, report), user_data=meta)
+
+
+def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None) -> ReadResult:
     """Read Doccano JSONL (either shape) into Docs.
 
     path (str | Path): The ``.jsonl`` file.
@@ -105,26 +100,4 @@ def read(
     RETURNS (Tuple[List[Doc], ImportReport]): The docs and what happened.
     """
     path = require_file(path, "Doccano JSONL file")
-    nlp = get_nlp(nlp_or_vocab)
-    report = ImportReport()
-    docs = []
-    for line, rec in iter_jsonl(path):
-        report.records += 1
-        if not isinstance(rec, dict) or not isinstance(rec.get("text", rec.get("data")), str):
-            raise NerbertError("a Doccano record must be an object with a string 'text'", path, f"line {line}")
-        text = rec["text"] if "text" in rec else rec["data"]
-        meta = {k: v for k, v in rec.items() if k == "id" or (k not in _RESERVED and k != "data")}
-        docs.append(
-            build_doc(
-                nlp,
-                text,
-                record_spans(rec, path, line, report),
-                file=path,
-                record=line,
-                report=report,
-                snap=snap,
-                spans_key=spans_key,
-                user_data=meta,
-            )
-        )
-    return docs, report
+    return import_records(path, iter_jsonl(path), _record_input, nlp_or_vocab, snap=snap, spans_key=spans_key)

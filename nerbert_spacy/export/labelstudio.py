@@ -10,30 +10,18 @@ value="$text"/></View>``). ``read`` takes Label Studio's JSON export (tasks with
 ``annotations[].result``): the latest annotation that was not cancelled wins;
 tasks without one fall back to ``predictions`` only if asked.
 """
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from xml.sax.saxutils import quoteattr
 
-from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.vocab import Vocab
 
 from ..errors import NerbertError, require_file
 from ..util import write_json_atomic, write_text_atomic
-from .base import (
-    CANCELLED,
-    FROM_PREDICTIONS,
-    INVALID,
-    NO_ANNOTATION,
-    UNSUPPORTED,
-    CharSpan,
-    ImportReport,
-    build_doc,
-    export_spans,
-    get_nlp,
-    json_safe_user_data,
-    read_json,
-)
+from .base import CANCELLED, FROM_PREDICTIONS, INVALID, NO_ANNOTATION, UNSUPPORTED, CharSpan, ImportReport
+from .base import NlpSource, PathLike, ReadResult, RecordInput
+from .base import export_spans, import_records, json_safe_user_data, read_json
 
 NAME = "labelstudio"
 SUFFIX = ".json"
@@ -148,15 +136,47 @@ def _result_spans(result: Any, path: Path, record: int, report: ImportReport) ->
     return out
 
 
+def _task_input(
+    task: Any, path: Path, i: int, report: ImportReport, *, use_predictions: bool, text_key: str
+) -> RecordInput:
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        raise NerbertError("a task must be an object with 'data'", path, f"task {i}")
+    text = task["data"].get(text_key)
+    if not isinstance(text, str):
+        raise NerbertError(f"task has no string data.{text_key}", path, f"task {i}")
+    anns = [a for a in task.get("annotations") or task.get("completions") or [] if isinstance(a, dict)]
+    live = []
+    for a in anns:
+        if a.get("was_cancelled"):
+            report.add(path, i, CANCELLED, f"annotation {a.get('id')} was cancelled; not used")
+        else:
+            live.append(a)
+    result = None
+    if live:
+        latest = max(live, key=_when)
+        if len(live) > 1:
+            report.add(path, i, MULTIPLE, f"{len(live)} annotations; used the latest (id {latest.get('id')})")
+        result = latest.get("result", [])
+    elif use_predictions and task.get("predictions"):
+        pred = task["predictions"][0]
+        result = pred.get("result", []) if isinstance(pred, dict) else []
+        report.add(path, i, FROM_PREDICTIONS, "no annotation; took the first prediction")
+    else:
+        report.add(path, i, NO_ANNOTATION, "no usable annotation; doc has no entities")
+        result = []
+    meta = task["data"].get("meta") if isinstance(task["data"].get("meta"), dict) else {}
+    return RecordInput(text, _result_spans(result, path, i, report), user_data=meta)
+
+
 def read(
-    path: Union[str, Path],
-    nlp_or_vocab: Union[Language, Vocab, str, None] = None,
+    path: PathLike,
+    nlp_or_vocab: NlpSource = None,
     *,
     snap: bool = False,
     spans_key=None,
     use_predictions: bool = False,
     text_key: str = "text",
-) -> Tuple[List[Doc], ImportReport]:
+) -> ReadResult:
     """Read a Label Studio JSON export (or tasks file) into Docs.
 
     path (str | Path): The JSON file (a list of tasks, or one task).
@@ -174,48 +194,5 @@ def read(
         data = [data]
     if not isinstance(data, list):
         raise NerbertError("a Label Studio export must be a JSON list of tasks", path)
-    nlp = get_nlp(nlp_or_vocab)
-    report = ImportReport()
-    docs = []
-    for i, task in enumerate(data, start=1):
-        report.records += 1
-        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise NerbertError("a task must be an object with 'data'", path, f"task {i}")
-        text = task["data"].get(text_key)
-        if not isinstance(text, str):
-            raise NerbertError(f"task has no string data.{text_key}", path, f"task {i}")
-        anns = [a for a in task.get("annotations") or task.get("completions") or [] if isinstance(a, dict)]
-        live = []
-        for a in anns:
-            if a.get("was_cancelled"):
-                report.add(path, i, CANCELLED, f"annotation {a.get('id')} was cancelled; not used")
-            else:
-                live.append(a)
-        result = None
-        if live:
-            latest = max(live, key=_when)
-            if len(live) > 1:
-                report.add(path, i, MULTIPLE, f"{len(live)} annotations; used the latest (id {latest.get('id')})")
-            result = latest.get("result", [])
-        elif use_predictions and task.get("predictions"):
-            pred = task["predictions"][0]
-            result = pred.get("result", []) if isinstance(pred, dict) else []
-            report.add(path, i, FROM_PREDICTIONS, "no annotation; took the first prediction")
-        else:
-            report.add(path, i, NO_ANNOTATION, "no usable annotation; doc has no entities")
-            result = []
-        meta = task["data"].get("meta") if isinstance(task["data"].get("meta"), dict) else {}
-        docs.append(
-            build_doc(
-                nlp,
-                text,
-                _result_spans(result, path, i, report),
-                file=path,
-                record=i,
-                report=report,
-                snap=snap,
-                spans_key=spans_key,
-                user_data=meta,
-            )
-        )
-    return docs, report
+    parse = partial(_task_input, use_predictions=use_predictions, text_key=text_key)
+    return import_records(path, enumerate(data, start=1), parse, nlp_or_vocab, snap=snap, spans_key=spans_key)

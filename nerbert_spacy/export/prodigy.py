@@ -8,27 +8,13 @@ Prodigy's ``db-out`` export: only ``answer == "accept"`` tasks become docs;
 rejected and ignored ones are counted in the report.
 """
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional
 
-from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.vocab import Vocab
 
 from ..errors import NerbertError, require_file
-from ..util import atomic_path
-from .base import (
-    IGNORED,
-    INVALID,
-    REJECTED,
-    CharSpan,
-    ImportReport,
-    build_doc,
-    export_spans,
-    get_nlp,
-    iter_jsonl,
-    json_safe_user_data,
-)
-import srsly
+from .base import IGNORED, INVALID, REJECTED, CharSpan, ImportReport, NlpSource, PathLike, ReadResult, RecordInput
+from .base import export_spans, import_records, iter_jsonl, json_safe_user_data, write_jsonl
 
 NAME = "prodigy"
 SUFFIX = ".jsonl"
@@ -59,7 +45,7 @@ def doc_to_task(doc: Doc, spans_key=None, index: int = 0) -> Dict[str, Any]:
     return {"text": doc.text, "tokens": tokens, "spans": spans, "meta": meta}
 
 
-def write(docs: Iterable[Doc], path: Union[str, Path], *, spans_key=None) -> Dict[str, int]:
+def write(docs: Iterable[Doc], path: PathLike, *, spans_key=None) -> Dict[str, int]:
     """Write ``docs`` as Prodigy JSONL tasks.
 
     docs (Iterable[Doc]): The documents.
@@ -67,15 +53,8 @@ def write(docs: Iterable[Doc], path: Union[str, Path], *, spans_key=None) -> Dic
     spans_key (Optional[str]): Export ``doc.spans[spans_key]`` instead of ``doc.ents``.
     RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
     """
-    n_docs = n_spans = 0
-    with atomic_path(path) as tmp:
-        with tmp.open("w", encoding="utf8") as f:
-            for i, doc in enumerate(docs):
-                task = doc_to_task(doc, spans_key, i)
-                f.write(srsly.json_dumps(task) + "\n")
-                n_docs += 1
-                n_spans += len(task["spans"])
-    return {"docs": n_docs, "spans": n_spans}
+    tasks = (doc_to_task(doc, spans_key, i) for i, doc in enumerate(docs))
+    return write_jsonl(tasks, path, lambda task: len(task["spans"]))
 
 
 def task_spans(task: Dict[str, Any], path: Path, line: int, report: ImportReport) -> List[CharSpan]:
@@ -99,13 +78,34 @@ def task_spans(task: Dict[str, Any], path: Path, line: int, report: ImportReport
     return out
 
 
-def read(
-    path: Union[str, Path],
-    nlp_or_vocab: Union[Language, Vocab, str, None] = None,
-    *,
-    snap: bool = False,
-    spans_key=None,
-) -> Tuple[List[Doc], ImportReport]:
+def _task_input(task: Any, path: Path, line: int, report: ImportReport) -> Optional[RecordInput]:
+    if not isinstance(task, dict) or not isinstance(task.get("text"), str):
+        raise NerbertError("a Prodigy task must be an object with a string 'text'", path, f"line {line}")
+    answer = task.get("answer")
+    if answer == "reject":
+        report.add(path, line, REJECTED, "answer is 'reject'; task skipped")
+        return None
+    if answer == "ignore":
+        report.add(path, line, IGNORED, "answer is 'ignore'; task skipped")
+        return None
+    if answer not in (None, "accept"):
+        report.add(path, line, INVALID, f"unknown answer {answer!r}; task skipped")
+        return None
+    words = spaces = None
+    tokens = task.get("tokens")
+    if tokens:
+        try:
+            words = [t["text"] for t in tokens]
+            spaces = [bool(t.get("ws", False)) for t in tokens]
+        except (KeyError, TypeError):
+            words = spaces = None
+    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    meta = {k: v for k, v in meta.items() if k != "doc_index"}
+    spans = task_spans(task, path, line, report)
+    return RecordInput(task["text"], spans, user_data=meta, words=words, spaces=spaces)
+
+
+def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None) -> ReadResult:
     """Read Prodigy JSONL (tasks or ``db-out``) into Docs.
 
     path (str | Path): The ``.jsonl`` file.
@@ -116,46 +116,4 @@ def read(
     RETURNS (Tuple[List[Doc], ImportReport]): The docs and what happened.
     """
     path = require_file(path, "Prodigy JSONL file")
-    nlp = get_nlp(nlp_or_vocab)
-    report = ImportReport()
-    docs = []
-    for line, task in iter_jsonl(path):
-        report.records += 1
-        if not isinstance(task, dict) or not isinstance(task.get("text"), str):
-            raise NerbertError("a Prodigy task must be an object with a string 'text'", path, f"line {line}")
-        answer = task.get("answer")
-        if answer == "reject":
-            report.add(path, line, REJECTED, "answer is 'reject'; task skipped")
-            continue
-        if answer == "ignore":
-            report.add(path, line, IGNORED, "answer is 'ignore'; task skipped")
-            continue
-        if answer not in (None, "accept"):
-            report.add(path, line, INVALID, f"unknown answer {answer!r}; task skipped")
-            continue
-        words = spaces = None
-        tokens = task.get("tokens")
-        if tokens:
-            try:
-                words = [t["text"] for t in tokens]
-                spaces = [bool(t.get("ws", False)) for t in tokens]
-            except (KeyError, TypeError):
-                words = spaces = None
-        meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-        meta = {k: v for k, v in meta.items() if k != "doc_index"}
-        docs.append(
-            build_doc(
-                nlp,
-                task["text"],
-                task_spans(task, path, line, report),
-                file=path,
-                record=line,
-                report=report,
-                snap=snap,
-                words=words,
-                spaces=spaces,
-                spans_key=spans_key,
-                user_data=meta,
-            )
-        )
-    return docs, report
+    return import_records(path, iter_jsonl(path), _task_input, nlp_or_vocab, snap=snap, spans_key=spans_key)

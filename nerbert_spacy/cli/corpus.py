@@ -259,7 +259,9 @@ def _target_boosts(
         typer.secho("no ontology: only the mapped categories are boosted, not their neighbours", err=True)
     targets, skipped = targets_from_mappings(mappings, max_fanout=max_fanout or None)
     if skipped:
-        typer.secho(f"generic target labels not boosted (more than {max_fanout} categories): {', '.join(skipped)}", err=True)
+        typer.secho(
+            f"generic target labels not boosted (more than {max_fanout} categories): {', '.join(skipped)}", err=True
+        )
     typer.secho(f"boosted x{boost:g}: {', '.join(targets)}", err=True)
     return target_boosts(targets, boost=boost, neighbour_boost=neighbour_boost, parent_map=parent_map)
 

@@ -373,10 +373,8 @@ def balance_corpus(
         before.update({k: int(v) for k, v in s["entities"].items()})
     n_out = total if n_samples is None else int(n_samples)
     out_dir = Path(output_dir) if output_dir is not None else corpus_dir
-    if boosts:
-        present = [label for label in boosts if before.get(label, 0) > 0]
-        if not present:
-            raise NerbertError(
+    if boosts and not any(before.get(label, 0) > 0 for label in boosts):
+        raise NerbertError(
                 f"none of the {len(boosts)} boosted categories occurs in the corpus "
                 f"(e.g. {', '.join(sorted(boosts)[:5])}); check the mapping's label set",
                 shard_dir,
@@ -443,10 +441,7 @@ def balance_corpus(
     }
     if boosts:
         result["boosts"] = dict(sorted(boosts.items()))
-        result["boosted_share"] = {
-            "before": _share(before, boosts),
-            "after": _share(after, boosts),
-        }
+        result["boosted_share"] = {"before": _share(before, boosts), "after": _share(after, boosts)}
     if plot:
         targeted = ", domain-targeted" if boosts else ""
         plot_balance(

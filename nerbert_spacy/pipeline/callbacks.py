@@ -14,7 +14,6 @@ labels that map to nothing keep their random rows (issue 7, head transfer).
 """
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -22,6 +21,7 @@ from spacy.language import Language
 from spacy.util import registry
 
 from ..errors import NerbertError
+from ..util import atomic_dir
 from .bio import tag_index
 
 logger = logging.getLogger("nerbert_spacy")
@@ -289,15 +289,7 @@ def materialize_encoder(
 
 
 def _write_dir_atomic(out: Path, write: Callable[[Path], Any]) -> Path:
-    """Run ``write(tmp_dir)`` and rename the finished folder onto ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}.", dir=str(out.parent)))
-    try:
+    """Run ``write(tmp_dir)`` and swap the finished folder in for ``out``."""
+    with atomic_dir(out) as tmp:
         write(tmp)
-        if out.exists():
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out

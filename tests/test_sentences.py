@@ -14,10 +14,22 @@ def anchor(text, span):
     return Anchor(start, start + len(span), span, span)
 
 
+try:
+    import pysbd  # noqa: F401
+
+    HAS_PYSBD = True
+except ImportError:  # pysbd is the optional extra [pysbd] (also in [test])
+    HAS_PYSBD = False
+
+SPLITTERS = [
+    "spacy",
+    pytest.param("pysbd", marks=pytest.mark.skipif(not HAS_PYSBD, reason="optional extra pysbd not installed")),
+]
+
 TEXT = "Paris is the capital of France. It has 2 million people!  Dr. Smith lives in the U.S. today."
 
 
-@pytest.mark.parametrize("splitter", ["spacy", "pysbd"])
+@pytest.mark.parametrize("splitter", SPLITTERS)
 def test_split_plain(splitter):
     sents = split_sentences(TEXT, [], splitter=splitter)
     got = [TEXT[s:e] for s, e in sents]
@@ -27,7 +39,7 @@ def test_split_plain(splitter):
     assert all(t == t.strip() for t in got)
 
 
-@pytest.mark.parametrize("splitter", ["spacy", "pysbd"])
+@pytest.mark.parametrize("splitter", SPLITTERS)
 def test_anchor_across_boundary_merges_sentences(splitter):
     text = "He loved the band Sunn O))). Live. They played in Rome."
     plain = split_sentences(text, [], splitter="spacy")

@@ -69,6 +69,10 @@ setup(
         "spacy_callbacks": [
             "nerbert.init_from_pretrained.v1 = nerbert_spacy.pipeline.callbacks:create_init_from_pretrained",
             "nerbert.checkpoint_resume.v1 = nerbert_spacy.pipeline.checkpoint:create_checkpoint_resume",
+            "nerbert.check_training_budget.v1 = nerbert_spacy.pipeline.logger:create_check_training_budget",
+        ],
+        "spacy_loggers": [
+            "nerbert.ConsoleLogger.v1 = nerbert_spacy.pipeline.logger:create_console_logger",
         ],
         "thinc_layers": [
             "nerbert.reduce_first.v1 = nerbert_spacy.pipeline.layers:reduce_first_safe",

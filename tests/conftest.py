@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from spacy.tokens import Doc, DocBin, Span
+from spacy.vocab import Vocab
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -61,3 +63,43 @@ def cli_runner():
     from typer.testing import CliRunner
 
     return CliRunner()
+
+
+def _write_tiny_corpus(folder: Path, n_shards: int = 2, per_shard: int = 6) -> Path:
+    """Tiny DocBin shards with PER/LOC entities (plus an empty doc per shard)."""
+    vocab = Vocab()
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in range(n_shards):
+        db = DocBin(store_user_data=True)
+        for i in range(per_shard):
+            words = ["the", "president", "John", "Smith", "was", "born", "in", ["Paris", "London"][i % 2], "."]
+            doc = Doc(vocab, words=words)
+            doc.ents = [Span(doc, 2, 4, "PER"), Span(doc, 7, 8, "LOC")]
+            db.add(doc)
+        db.add(Doc(vocab, words=[]))
+        db.to_disk(folder / f"shard-{s:03d}.spacy")
+    return folder
+
+
+@pytest.fixture
+def write_tiny_corpus():
+    """``write(folder, n_shards=2, per_shard=6)``: tiny PER/LOC DocBin shards (+ one empty doc each)."""
+    return _write_tiny_corpus
+
+
+@pytest.fixture
+def tiny_train_overrides(tmp_path, tiny_bert):
+    """Config overrides for 2 training steps of the tiny BERT on tiny PER/LOC shards."""
+    train_dir = _write_tiny_corpus(tmp_path / "train")
+    dev_dir = _write_tiny_corpus(tmp_path / "dev", n_shards=1, per_shard=3)
+    overrides = {
+        "paths.train": str(train_dir),
+        "paths.dev": str(dev_dir),
+        "paths.encoder": str(tiny_bert),
+        "training.max_steps": 2,
+        "training.max_epochs": 0,
+        "training.eval_frequency": 1,
+        "training.batcher.size": 4,
+        "training.accumulate_gradient": 2,
+    }
+    return overrides

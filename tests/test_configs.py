@@ -2,46 +2,15 @@
 from pathlib import Path
 
 import pytest
-from spacy.tokens import Doc, DocBin, Span
+from spacy.tokens import Doc, DocBin
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train
 from spacy.util import load_config
 from spacy.vocab import Vocab
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
 ALL_CONFIGS = sorted(CONFIGS.glob("*.cfg"))
-
-
-def write_corpus(folder: Path, n_shards: int = 2, per_shard: int = 6) -> Path:
-    """Tiny DocBin shards with PER/LOC entities (plus an empty doc)."""
-    vocab = Vocab()
-    folder.mkdir(parents=True, exist_ok=True)
-    for s in range(n_shards):
-        db = DocBin(store_user_data=True)
-        for i in range(per_shard):
-            words = ["the", "president", "John", "Smith", "was", "born", "in", ["Paris", "London"][i % 2], "."]
-            doc = Doc(vocab, words=words)
-            doc.ents = [Span(doc, 2, 4, "PER"), Span(doc, 7, 8, "LOC")]
-            db.add(doc)
-        db.add(Doc(vocab, words=[]))
-        db.to_disk(folder / f"shard-{s:03d}.spacy")
-    return folder
-
-
-def tiny_overrides(tmp_path, tiny_bert, name):
-    train_dir = write_corpus(tmp_path / "train")
-    dev_dir = write_corpus(tmp_path / "dev", n_shards=1, per_shard=3)
-    overrides = {
-        "paths.train": str(train_dir),
-        "paths.dev": str(dev_dir),
-        "paths.encoder": str(tiny_bert),
-        "training.max_steps": 2,
-        "training.max_epochs": 0,
-        "training.eval_frequency": 1,
-        "training.batcher.size": 4,
-        "training.accumulate_gradient": 2,
-    }
-    return overrides
 
 
 def test_there_are_configs():
@@ -50,8 +19,8 @@ def test_there_are_configs():
 
 
 @pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: p.name)
-def test_config_inits_and_trains_two_steps(path, tmp_path, tiny_bert):
-    config = load_config(path, overrides=tiny_overrides(tmp_path, tiny_bert, path.name), interpolate=False)
+def test_config_inits_and_trains_two_steps(path, tmp_path, tiny_train_overrides):
+    config = load_config(path, overrides=tiny_train_overrides, interpolate=False)
     nlp = init_nlp(config)
     assert nlp.pipe_names == ["transformer", "bio_tagger"]
     assert nlp.get_pipe("bio_tagger").labels == ("LOC", "PER")
@@ -67,8 +36,8 @@ def test_config_inits_and_trains_two_steps(path, tmp_path, tiny_bert):
     assert "bio_tagger" in doc.spans
 
 
-def test_pretrain_streaming_reader_trains(tmp_path, tiny_bert):
-    overrides = tiny_overrides(tmp_path, tiny_bert, "pretrain.cfg")
+def test_pretrain_streaming_reader_trains(tmp_path, tiny_train_overrides):
+    overrides = dict(tiny_train_overrides)
     overrides.update({"training.train_corpus": "corpora.train_stream", "training.max_epochs": -1})
     config = load_config(CONFIGS / "pretrain.cfg", overrides=overrides, interpolate=False)
     nlp = init_nlp(config)

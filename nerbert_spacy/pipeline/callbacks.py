@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from spacy.language import Language
 from spacy.util import registry
+from wasabi import Printer
 
 from ..errors import NerbertError
 from ..util import atomic_dir
@@ -52,15 +53,28 @@ def create_init_from_pretrained(
     mapping = read_head_mapping(head_mapping) if head_mapping is not None else None
 
     def init_from_pretrained(nlp: Language) -> Language:
+        msg = Printer()
         if pretrained is None:
             nlp.meta.setdefault("nerbert", {})["init"] = {"pretrained": None}
+            msg.info("Encoder: the plain encoder of paths.encoder (paths.pretrained = null: baseline arm)")
             return nlp
         src = load_pipeline(pretrained)
         info: Dict[str, Any] = {"pretrained": pretrained}
-        info["encoder"] = copy_encoder(src, nlp)
+        info["encoder"] = enc = copy_encoder(src, nlp)
+        msg.good(
+            f"Encoder from pretrained pipeline {pretrained}: {enc['tensors']} tensors, "
+            f"{enc['parameters']:,} parameters (hidden size {enc['hidden_size']}); the head is new"
+        )
         if mapping is not None:
             info["head_mapping"] = head_mapping
-            info["head_transfer"] = transfer_head(src, nlp, mapping)
+            info["head_transfer"] = ht = transfer_head(src, nlp, mapping)
+            msg.good(
+                f"Head transfer from {head_mapping}: rows of {len(ht['transferred'])} labels start from the "
+                f"pretrained rows ({', '.join(sorted(ht['transferred'])) or 'none'}); "
+                f"{len(ht['random'])} random ({', '.join(ht['random']) or 'none'})"
+            )
+            if ht["unknown_sources"]:
+                msg.warn(f"Head mapping names labels the pretrained head lacks: {', '.join(ht['unknown_sources'])}")
         nlp.meta.setdefault("nerbert", {})["init"] = info
         logger.info("initialised from pretrained pipeline %s: %s", pretrained, info)
         return nlp
@@ -138,7 +152,13 @@ def copy_encoder(src: Language, dst: Language) -> Dict[str, Any]:
             "(e.g. `nerbert model encoder <pretrained pipeline> <dir>`)"
         )
     trf_dst.model.from_bytes(trf_src.model.to_bytes())
-    return {"hidden_size": int(width_src), "name": str(trf_src.model.attrs.get("name"))}
+    tensors = trf_dst.model.transformer.state_dict()
+    return {
+        "hidden_size": int(width_src),
+        "name": str(trf_src.model.attrs.get("name")),
+        "tensors": len(tensors),
+        "parameters": int(sum(t.numel() for t in tensors.values())),
+    }
 
 
 def read_head_mapping(path: Union[str, Path]) -> Dict[str, List[str]]:

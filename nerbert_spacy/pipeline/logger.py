@@ -1,0 +1,193 @@
+"""Training supervision: a budget guard and a console logger with signs of life.
+
+spaCy's ``patience``, ``eval_frequency`` and ``max_steps`` count update steps,
+not epochs, and spaCy evaluates after step 0 and then every
+``eval_frequency`` steps. A budget that ends before the first evaluation after
+step 0 (``patience`` 3 with ``eval_frequency`` 20, or 2 epochs of 10 steps)
+silently ships the step-0 model as ``model-best``.
+
+- ``nerbert.check_training_budget.v1`` (``[initialize.before_init]`` of both
+  configs) refuses such a budget with one clear message before anything is
+  loaded or written, so an earlier ``model-best`` in the output folder survives.
+- ``nerbert.ConsoleLogger.v1`` is spaCy's ``ConsoleLogger.v3`` (progress bar on
+  a terminal) that, when the output is not a terminal (a log file, a grid
+  run), prints a progress line every ``heartbeat_s`` seconds, so a long CPU run
+  between two evaluations is never silent. At the end it says which step
+  ``model-best`` comes from, and warns if that is step 0 only.
+"""
+import math
+import sys
+import time
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+
+from spacy.training.loggers import console_logger_v3
+from spacy.util import registry
+from wasabi import Printer
+
+from ..errors import NerbertError
+
+LogStep = Callable[[Optional[Dict[str, Any]]], None]
+
+
+def _steps_reaching(nlp, epochs: int, needed: int) -> Optional[int]:
+    """Update steps that ``epochs`` passes over the training corpus give, counted
+    only up to ``needed`` (enough to decide the guard); None if the corpus
+    cannot be resolved here (the check is then left to spaCy)."""
+    config = nlp.config.interpolate()
+    T = config["training"]
+    try:
+        block: Any = config
+        for part in str(T["train_corpus"]).split("."):
+            block = block[part]
+        corpus = registry.resolve({"corpus": block})["corpus"]
+        batcher = registry.resolve({"batcher": T["batcher"]})["batcher"]
+    except Exception:  # noqa: BLE001 - an unresolvable corpus is spaCy's own error to report
+        return None
+    per_epoch = 0
+    limit = math.ceil(needed / max(epochs, 1))
+    for _ in batcher(corpus(nlp)):
+        per_epoch += 1
+        if per_epoch >= limit:
+            break
+    return per_epoch * epochs
+
+
+def check_training_budget(nlp) -> Dict[str, int]:
+    """Refuse a training budget that stops before the first evaluation after step 0.
+
+    Reads ``[training]`` of ``nlp.config``: ``eval_frequency``, ``patience``,
+    ``max_steps`` and, when ``max_epochs > 0``, the number of batches per epoch
+    (counted from the training corpus with the configured batcher, stopping as
+    soon as the answer is known).
+
+    nlp (Language): The initialised pipeline with its full config.
+    RETURNS (Dict[str, int]): The checked values (``steps`` is the number of
+        updates the epoch budget allows, or -1 when unbounded or not counted).
+    """
+    T = nlp.config["training"]
+    eval_frequency = int(T.get("eval_frequency") or 0)
+    patience = int(T.get("patience") or 0)
+    max_steps = int(T.get("max_steps") or 0)
+    max_epochs = int(T.get("max_epochs") or 0)
+    hint = (
+        "spaCy counts training.patience, training.eval_frequency and training.max_steps in update "
+        "steps, not epochs (one step = one batch)"
+    )
+    if eval_frequency <= 0:
+        raise NerbertError(f"training.eval_frequency must be a positive number of steps, not {eval_frequency}")
+    if 0 < patience < eval_frequency:
+        raise NerbertError(
+            f"training.patience = {patience} is shorter than training.eval_frequency = {eval_frequency}: "
+            f"training would stop before its first evaluation after step 0 and model-best would be the "
+            f"step-0 model; {hint}. Use patience >= eval_frequency, or 0 to train the whole budget"
+        )
+    if 0 < max_steps < eval_frequency:
+        raise NerbertError(
+            f"training.max_steps = {max_steps} is smaller than training.eval_frequency = {eval_frequency}: "
+            f"no evaluation after step 0, so model-best would be the step-0 model; {hint}"
+        )
+    steps = -1
+    if max_epochs > 0:
+        needed = eval_frequency + 1  # the step index eval_frequency is the (eval_frequency+1)-th update
+        counted = _steps_reaching(nlp, max_epochs, needed)
+        if counted is not None:
+            steps = counted
+            if counted == 0:
+                raise NerbertError("the training corpus is empty: no update step would run")
+            if counted < needed and (max_steps == 0 or max_steps >= needed):
+                per_epoch = counted // max_epochs
+                raise NerbertError(
+                    f"training.max_epochs = {max_epochs} gives only {counted} update steps "
+                    f"({per_epoch} per epoch), fewer than the {needed} needed to reach the first evaluation "
+                    f"after step 0 (training.eval_frequency = {eval_frequency}), so model-best would be the "
+                    f"step-0 model; lower eval_frequency to at most {max(1, counted - 1)} or train more epochs"
+                )
+    return {"eval_frequency": eval_frequency, "patience": patience, "max_steps": max_steps, "steps": steps}
+
+
+@registry.callbacks("nerbert.check_training_budget.v1")
+def create_check_training_budget() -> Callable[[Any], Any]:
+    """The ``[initialize.before_init]`` callback: :func:`check_training_budget`,
+    printing the budget, or one line and exit code 1 when it is refused.
+
+    RETURNS (Callable[[Language], Language]): The callback.
+    """
+
+    def check(nlp):
+        msg = Printer()
+        try:
+            budget = check_training_budget(nlp)
+        except NerbertError as err:
+            msg.fail(f"Training budget refused: {err}", exits=1)
+        steps = f", {budget['steps']} update steps in all" if budget["steps"] > 0 else ""
+        patience = f", patience {budget['patience']} steps" if budget["patience"] else ""
+        msg.info(f"Evaluating every {budget['eval_frequency']} update steps{steps}{patience}")
+        return nlp
+
+    return check
+
+
+@registry.loggers("nerbert.ConsoleLogger.v1")
+def create_console_logger(
+    progress_bar: Optional[str] = "eval",
+    console_output: bool = True,
+    output_file: Optional[str] = None,
+    heartbeat_s: float = 60.0,
+) -> Callable[[Any, IO, IO], Tuple[LogStep, Callable[[], None]]]:
+    """spaCy's ``ConsoleLogger.v3`` plus progress lines and a closing summary.
+
+    progress_bar (Optional[str]): spaCy's bar on a terminal: "eval" (steps to
+        the next evaluation), "train" (steps to max_steps) or null.
+    console_output (bool): Print the table of evaluations.
+    output_file (Optional[str]): Also write every evaluation as JSONL here.
+    heartbeat_s (float): When stderr is not a terminal, print a progress line
+        (step, seconds since the start) at most every this many seconds; 0 = never.
+    RETURNS: The logger setup function spaCy's training loop calls.
+    """
+    base = console_logger_v3(progress_bar=progress_bar, console_output=console_output, output_file=output_file)
+
+    def setup(nlp, stdout: IO = sys.stdout, stderr: IO = sys.stderr) -> Tuple[LogStep, Callable[[], None]]:
+        msg = Printer(no_print=True)
+        log_step, finalize = base(nlp, stdout, stderr)
+        heartbeat = heartbeat_s > 0 and not (hasattr(stderr, "isatty") and stderr.isatty())
+        state = {"step": -1, "last": time.monotonic(), "start": time.monotonic()}
+        evaluations: List[Tuple[float, int]] = []
+
+        def log(info: Optional[Dict[str, Any]]) -> None:
+            state["step"] += 1
+            if info is not None:
+                state["step"] = int(info["step"])
+                evaluations.append((float(info["score"]), int(info["step"])))
+            log_step(info)
+            now = time.monotonic()
+            if heartbeat and info is None and now - state["last"] >= heartbeat_s:
+                state["last"] = now
+                elapsed = now - state["start"]
+                stderr.write(f"  ... step {state['step']}, {elapsed:.0f} s since the start of training\n")
+                stderr.flush()
+            elif info is not None:
+                state["last"] = now
+
+        def close() -> None:
+            finalize()
+            if not evaluations:
+                return
+            best_score, best_step = max((s, -st) for s, st in evaluations)
+            best_step = -best_step
+            if max(st for _, st in evaluations) == 0:
+                stderr.write(
+                    msg.warn(
+                        "Training stopped before its first evaluation after step 0: model-best is the step-0 "
+                        "model. Train more steps or lower training.eval_frequency."
+                    )
+                    + "\n"
+                )
+            else:
+                stdout.write(
+                    msg.info(f"model-best: step {best_step}, score {best_score:.4f} ({len(evaluations)} evaluations)")
+                    + "\n"
+                )
+
+        return log, close
+
+    return setup

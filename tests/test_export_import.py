@@ -74,7 +74,7 @@ def test_out_of_range_and_bad_items_reported(nlp, tmp_path):
     )
     docs, report = FORMATS["doccano"].read(path, nlp)
     assert _ents(docs[0]) == [("Paris", "LOC")]
-    assert report.counts == {"duplicate": 1, "invalid": 3}
+    assert report.counts == {"duplicate": 1, "invalid": 2, "out_of_range": 1}
 
 
 def test_overlaps_kept_and_reported(nlp, tmp_path):

@@ -1,11 +1,36 @@
 """``nerbert export`` / ``nerbert import`` / ``nerbert package``: annotation-tool
 round trip and pipeline packaging. Thin: parse, call ``nerbert_spacy.export``, print."""
+import contextlib
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
 FORMAT_HELP = "prodigy | labelstudio | doccano | brat | conll"
+
+
+def _label_list(value: Optional[str]) -> Optional[List[str]]:
+    """``--labels``: a label file (one a line, or JSON) or a comma-separated list."""
+    from ..errors import NerbertError
+    from ..mapping import read_label_file
+
+    if value is None:
+        return None
+    labels = read_label_file(value) if Path(value).is_file() else [x.strip() for x in value.split(",") if x.strip()]
+    if not labels:
+        raise NerbertError(f"--labels {value!r} names no label (give a label file or a comma-separated list)")
+    return labels
+
+
+@contextlib.contextmanager
+def _interrupt_note(output: Path) -> Iterator[None]:
+    """On Ctrl-C say that nothing was written (outputs are swapped in only when complete)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        message = f"interrupted: {output} was left as it was; run the command again"
+        typer.secho(message, fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -32,20 +57,21 @@ def register(app: typer.Typer) -> None:
         lang: str = typer.Option("en", "--lang", help="Language of the blank pipeline when no --model is given"),
         text_unit: str = typer.Option("line", "--text-unit", help="For .txt input: one doc per 'line' or 'paragraph'"),
         doccano_shape: str = typer.Option("label", "--doccano-shape", help="Doccano: 'label' or 'entities'"),
+        labels: Optional[str] = typer.Option(
+            None,
+            "--labels",
+            help="labelstudio/brat: label set of the labelling config, a file (one a line, or JSON) or 'a,b,c' "
+            "(default: the pipeline's labels, else the corpus's)",
+        ),
     ) -> None:
         """Export weak labels or a pipeline's predictions to an annotation tool's format."""
         import spacy
 
-        from ..errors import NerbertError
-        from ..export import export_docs, get_format
+        from ..export import export_docs, get_format, load_pipeline
 
-        get_format(fmt)
-        nlp = None
-        if model is not None:
-            try:
-                nlp = spacy.load(model)
-            except OSError as err:
-                raise NerbertError(f"cannot load pipeline: {err}", model) from None
+        f = get_format(fmt)
+        label_list = _label_list(labels)
+        nlp = load_pipeline(model) if model is not None else None
         if gazetteer is not None or types is not None:
             nlp = nlp if nlp is not None else spacy.blank(lang)
             if "dbpedia_labeller" in nlp.pipe_names:
@@ -58,15 +84,31 @@ def register(app: typer.Typer) -> None:
             source = ", ".join(str(p) for p in (gazetteer, types) if p is not None)
             typer.echo(f"gazetteer: {len(labeller.gazetteer)} names from {source}")
         opts = {"shape": doccano_shape} if fmt == "doccano" else {}
-        stats = export_docs(
-            input_path, fmt, output, nlp=nlp, spans_key=spans_key, lang=lang, text_unit=text_unit, **opts
-        )
-        extra = "".join(f", {k}: {v}" for k, v in stats.items() if k not in ("docs", "spans") and v)
+        with _interrupt_note(output):
+            stats = export_docs(
+                input_path,
+                fmt,
+                output,
+                nlp=nlp,
+                spans_key=spans_key,
+                lang=lang,
+                text_unit=text_unit,
+                labels=label_list,
+                **opts,
+            )
+        shown = {k: v for k, v in stats.items() if k not in ("docs", "spans") and not k.startswith("label")}
+        extra = "".join(f", {k}: {v}" for k, v in shown.items() if v)
         typer.echo(f"wrote {stats['docs']} docs, {stats['spans']} spans as {fmt} to {output}{extra}")
-        if fmt == "labelstudio":
+        if f.label_config:
             from ..export.labelstudio import config_path_for
 
-            typer.echo(f"labelling config: {config_path_for(output)}")
+            config = config_path_for(output) if fmt == "labelstudio" else output / "annotation.conf"
+            source = "--labels" if label_list is not None else stats["label_source"]
+            typer.echo(f"labelling config: {config} ({stats['labels']} labels from {source})")
+            if stats["labels_not_in_set"]:
+                typer.echo(
+                    f"note: {stats['labels_not_in_set']} exported labels not in {source} were added to the config"
+                )
 
     @app.command("import")
     def import_cmd(
@@ -80,32 +122,40 @@ def register(app: typer.Typer) -> None:
         predictions: bool = typer.Option(
             False, "--predictions", help="Label Studio: use predictions for tasks without annotations"
         ),
+        doccano_labels: Optional[Path] = typer.Option(
+            None, "--doccano-labels", help="Doccano: JSON {id: name} or Doccano's label list, to name numeric label ids"
+        ),
+        conflicts: Optional[str] = typer.Option(
+            None,
+            "--conflicts",
+            help="Prodigy: records of one _input_hash with different spans: keep 'first' (default), 'both', or 'drop'",
+        ),
         report_path: Optional[Path] = typer.Option(None, "--report", help="Write the full report as JSON here"),
         show: int = typer.Option(20, "--show", help="Print at most this many report entries"),
     ) -> None:
         """Import an annotation tool's file into a DocBin, reporting every span not taken as is."""
-        import spacy
-
         from ..errors import NerbertError
-        from ..export import import_docs
-        from ..util import write_json_atomic
+        from ..export import get_format, import_docs, load_pipeline
 
-        nlp = None
-        if model is not None:
-            try:
-                nlp = spacy.load(model)
-            except OSError as err:
-                raise NerbertError(f"cannot load pipeline: {err}", model) from None
+        get_format(fmt)
+        format_options = (("--doccano-labels", doccano_labels, "doccano"), ("--conflicts", conflicts, "prodigy"))
+        for option, value, wanted in format_options:
+            if value is not None and fmt != wanted:
+                raise NerbertError(f"{option} applies to --format {wanted} only, not {fmt}")
+        nlp = load_pipeline(model) if model is not None else None
         opts = {"snap": snap, "spans_key": spans_key}
         if fmt == "labelstudio":
             opts["use_predictions"] = predictions
-        report = import_docs(path, fmt, output, nlp=nlp, lang=lang, **opts)
+        if doccano_labels is not None:
+            opts["label_map"] = doccano_labels
+        if fmt == "prodigy":
+            opts["conflicts"] = conflicts or "first"
+        with _interrupt_note(output):
+            report = import_docs(path, fmt, output, nlp=nlp, lang=lang, report_path=report_path, **opts)
         for issue in report.issues[:show]:
             typer.echo(str(issue))
         if len(report.issues) > show:
             typer.echo(f"... {len(report.issues) - show} more report entries" + (f" in {report_path}" if report_path else ""))
-        if report_path is not None:
-            write_json_atomic(report_path, report.to_dict())
         typer.echo(f"{fmt}: {report.summary()} -> {output}")
 
     @app.command("package")

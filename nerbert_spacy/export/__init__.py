@@ -8,11 +8,11 @@ format names to them. :func:`export_docs` and :func:`import_docs` are what the
 """
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ..errors import NerbertError
 from . import brat, conll, doccano, labelstudio, prodigy
-from .base import ImportReport, all_spans
+from .base import ImportReport, all_spans, check_output, corpus_labels, pipeline_labels, writing
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,18 @@ class Format:
     read: Callable[..., Tuple[list, ImportReport]]
     suffix: str  # default output suffix ("" = a folder)
     description: str
+    label_config: bool = False  # writes a labelling config listing the label set (``labels=``)
 
 
 FORMATS: Dict[str, Format] = {
-    m.NAME: Format(m.NAME, m.write, m.read, m.SUFFIX, (m.__doc__ or "").strip().splitlines()[0])
+    m.NAME: Format(
+        m.NAME,
+        m.write,
+        m.read,
+        m.SUFFIX,
+        (m.__doc__ or "").strip().splitlines()[0],
+        getattr(m, "LABEL_CONFIG", False),
+    )
     for m in (prodigy, labelstudio, doccano, brat, conll)
 }
 
@@ -36,6 +44,16 @@ def get_format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         raise NerbertError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def load_pipeline(model: Union[str, Path]):
+    """``spacy.load(model)``; a pipeline that cannot be loaded is a NerbertError naming it."""
+    import spacy
+
+    try:
+        return spacy.load(model)
+    except OSError as err:
+        raise NerbertError(f"cannot load pipeline: {err}".splitlines()[0], model) from None
 
 
 def _docbin_paths(path: Path) -> List[Path]:
@@ -103,10 +121,7 @@ def load_docs(
     if not path.exists():
         raise NerbertError("input not found", path)
     if nlp is None and model is not None:
-        try:
-            nlp = spacy.load(model)
-        except OSError as err:
-            raise NerbertError(f"cannot load pipeline: {err}", model) from None
+        nlp = load_pipeline(model)
     if path.is_dir() or path.suffix == ".spacy":
         vocab_nlp = nlp or spacy.blank(lang)
         for p in _docbin_paths(path):
@@ -121,10 +136,45 @@ def load_docs(
         return
     if nlp is None:
         raise NerbertError("raw text or JSONL input needs a pipeline (--model) to label it", path)
-    pairs = list(read_texts(path, text_unit))
+    try:
+        pairs = list(read_texts(path, text_unit))
+    except OSError as err:
+        raise NerbertError(f"cannot read the input ({err.strerror or err})", path) from None
     for doc, meta in nlp.pipe(pairs, as_tuples=True, batch_size=batch_size):
         doc.user_data.update(meta)
         yield doc
+
+
+def label_set_for(
+    input_path: Union[str, Path], nlp=None, labels: Optional[Iterable[str]] = None
+) -> Tuple[Optional[List[str]], str]:
+    """The label set a labelling config should list, and where it came from.
+
+    ``labels`` if given; else the pipeline's labels (:func:`~.base.pipeline_labels`);
+    else the label set written beside a DocBin corpus (:func:`~.base.corpus_labels`);
+    else None: the writers then list the labels found in the exported docs.
+
+    input_path (str | Path): The export's input.
+    nlp (Optional[Language]): The pipeline run over the input, if any.
+    labels (Optional[Iterable[str]]): An explicit label set (wins).
+    RETURNS (Tuple[Optional[List[str]], str]): The labels (or None) and their source:
+        ``"the given labels"``, ``"the pipeline"``, a file path, or ``"the input's spans"``.
+    """
+    if labels is not None:
+        given = sorted({str(x).strip() for x in labels if str(x).strip()})
+        if not given:
+            raise NerbertError("the given label set is empty")
+        return given, "the given labels"
+    if nlp is not None:
+        found = pipeline_labels(nlp)
+        if found:
+            return found, "the pipeline"
+    path = Path(input_path)
+    if path.is_dir() or path.suffix == ".spacy":
+        found, source = corpus_labels(path)
+        if found and source is not None:
+            return found, str(source)
+    return None, "the input's spans"
 
 
 def export_docs(
@@ -137,15 +187,39 @@ def export_docs(
     spans_key: Optional[str] = None,
     lang: str = "en",
     text_unit: str = "line",
+    labels: Optional[Iterable[str]] = None,
     **opts,
-) -> Dict[str, int]:
+) -> Dict[str, Any]:
     """Export the docs of ``input_path`` (see :func:`load_docs`) to ``fmt`` at ``output``.
 
-    RETURNS (Dict[str, int]): The writer's stats (``docs``, ``spans``, ...).
+    The output is written atomically: an error or an interrupt leaves a previous
+    ``output`` as it was. Formats with a labelling config (Label Studio, BRAT)
+    list the whole label set in it (see :func:`label_set_for`).
+
+    labels (Optional[Iterable[str]]): The label set for the labelling config
+        (wins over the pipeline's and the corpus's); only for formats that write one.
+    RETURNS (Dict[str, Any]): The writer's stats (``docs``, ``spans``, ...); with a
+        labelling config also ``labels``, ``labels_not_in_set`` and ``label_source``.
     """
     f = get_format(fmt)
-    docs = load_docs(input_path, model=model, nlp=nlp, lang=lang, text_unit=text_unit)
-    return f.write(docs, output, spans_key=spans_key, **opts)
+    if labels is not None and not f.label_config:
+        names = ", ".join(n for n, x in FORMATS.items() if x.label_config)
+        raise NerbertError(
+            f"a label set is only used by the formats that write a labelling config ({names}), not {fmt}"
+        )
+    check_output(output, folder=not f.suffix)
+    if nlp is None and model is not None:
+        nlp = load_pipeline(model)
+    source = None
+    if f.label_config:
+        labels, source = label_set_for(input_path, nlp, labels)
+        opts["labels"] = labels
+    docs = load_docs(input_path, nlp=nlp, lang=lang, text_unit=text_unit)
+    with writing(output):
+        stats: Dict[str, Any] = dict(f.write(docs, output, spans_key=spans_key, **opts))
+    if source is not None:
+        stats["label_source"] = source
+    return stats
 
 
 def import_docs(
@@ -155,22 +229,34 @@ def import_docs(
     *,
     nlp=None,
     lang: str = "en",
+    report_path: Optional[Union[str, Path]] = None,
     **opts,
 ) -> ImportReport:
     """Read an annotation tool's file with format ``fmt`` and write a DocBin to ``output``.
 
     The DocBin keeps ``doc.spans`` (overlaps) and ``doc.user_data`` (metadata).
+    Input with no records at all is an error. The outputs are written atomically.
+
+    report_path (Optional[str | Path]): Also write the full report here as JSON.
     RETURNS (ImportReport): What was read and every span that was changed or left out.
     """
     from spacy.tokens import DocBin
 
-    from ..util import atomic_path
+    from ..util import atomic_path, write_json_atomic
 
     f = get_format(fmt)
+    check_output(output)
+    if report_path is not None:
+        check_output(report_path)
     docs, report = f.read(path, nlp if nlp is not None else lang, **opts)
+    if report.records == 0:
+        raise NerbertError(f"no {fmt} records found; nothing to import", path)
     db = DocBin(store_user_data=True, docs=docs)
-    with atomic_path(output) as tmp:
+    with writing(output), atomic_path(output) as tmp:
         db.to_disk(tmp)
+    if report_path is not None:
+        with writing(report_path):
+            write_json_atomic(report_path, report.to_dict())
     return report
 
 
@@ -182,6 +268,8 @@ __all__ = [
     "export_docs",
     "get_format",
     "import_docs",
+    "label_set_for",
     "load_docs",
+    "load_pipeline",
     "read_texts",
 ]

@@ -6,11 +6,12 @@ through :func:`build_doc`, which never drops a span silently: every span that
 could not be placed, had to be moved, or overlaps another is recorded in an
 :class:`ImportReport` with the file, the record number and what happened.
 """
+import contextlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -35,7 +36,8 @@ OVERLAPS_KEY = "import_overlaps"
 MISALIGNED = "misaligned"  # span edges are not token edges: skipped
 SNAPPED = "snapped"  # span edges moved outwards to token edges (snap=True)
 OVERLAP = "overlap"  # span overlaps another: kept in doc.spans[OVERLAPS_KEY], not in doc.ents
-INVALID = "invalid"  # offsets out of range, empty, or malformed span
+INVALID = "invalid"  # empty or malformed span, or a field of the wrong type
+OUT_OF_RANGE = "out_of_range"  # span offsets past the end of the text: skipped
 TEXT_MISMATCH = "text_mismatch"  # the span's own text differs from the document text: skipped
 UTF16 = "utf16_offsets"  # offsets were UTF-16 code units; converted to code points
 TRIMMED = "trimmed"  # leading/trailing whitespace removed from the span
@@ -50,6 +52,11 @@ TOKENS_MISMATCH = "tokens_mismatch"  # given tokens do not reproduce the text: r
 IOB_REPAIRED = "iob_repaired"  # CoNLL I- tag without a B-: read as the start of a span
 UNSUPPORTED = "unsupported"  # record part not representable here (relations, ...)
 NON_ENTS = "not_in_ents"  # CoNLL export: overlapping span left out of the BIO tags
+SKIPPED_FILE = "skipped_file"  # BRAT: a file that is not part of a .txt/.ann pair (an .ann without .txt, ...)
+LABEL_IDS = "label_ids"  # Doccano: numeric label ids without a name in the label mapping: kept as strings
+MULTIPLE_ANNOTATORS = "multiple_annotators"  # Doccano 1.0: annotations of several users merged in one doc
+CONFLICT = "conflict"  # Prodigy db-out: same _input_hash, different spans (two annotators)
+MERGED_DUPLICATE = "merged_duplicate"  # Prodigy db-out: same _input_hash and spans as an earlier record
 
 
 @dataclass
@@ -62,7 +69,8 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file} (record {self.record}): {self.kind}: {self.message}"
+        where = f" (record {self.record})" if self.record else ""
+        return f"{self.file}{where}: {self.kind}: {self.message}"
 
 
 @dataclass
@@ -235,13 +243,141 @@ def write_jsonl(
     RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
     """
     n_docs = n_spans = 0
-    with atomic_path(path) as tmp:
+    with atomic_path(check_output(path)) as tmp:
         with tmp.open("w", encoding="utf8") as f:
             for rec in records:
                 f.write(srsly.json_dumps(rec) + "\n")
                 n_docs += 1
                 n_spans += count_spans(rec)
     return {"docs": n_docs, "spans": n_spans}
+
+
+# --------------------------------------------------------------------------- output paths
+
+
+def check_output(path: PathLike, *, folder: bool = False) -> Path:
+    """``path`` as a Path, or NerbertError when it cannot be the output.
+
+    path (str | Path): The output file (or folder, with ``folder``).
+    folder (bool): The output is a folder (BRAT); otherwise a file.
+    RETURNS (Path): The path.
+    """
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise NerbertError("output exists and is not a folder (this format writes a folder of files)", p)
+    if not folder and p.is_dir():
+        raise NerbertError("output is a folder; give a file name instead", p)
+    return p
+
+
+@contextlib.contextmanager
+def writing(path: PathLike) -> Iterator[None]:
+    """Turn an OSError raised while writing ``path`` into one NerbertError naming it
+    (a read-only place, a file where a folder should be, a full disk, ...)."""
+    try:
+        yield
+    except OSError as err:
+        raise NerbertError(f"cannot write the output ({err.strerror or err})", path) from None
+
+
+# --------------------------------------------------------------------------- label sets
+
+#: Factories whose ``labels`` are entity labels a pipeline can write.
+NER_FACTORIES = (
+    "bio_tagger",
+    "ner",
+    "beam_ner",
+    "entity_ruler",
+    "span_ruler",
+    "spancat",
+    "spancat_singlelabel",
+    "dbpedia_labeller",
+)
+#: Files beside a corpus that list its label set, and where: ``meta.json`` of
+#: ``nerbert data convert`` (``labels``), ``balance.json`` of ``nerbert corpus
+#: balance`` (``before``), ``stats.json`` of ``nerbert corpus build`` (``categories_before``).
+CORPUS_LABEL_FILES = (("meta.json", "labels"), ("balance.json", "before"), ("stats.json", "categories_before"))
+
+
+def pipeline_labels(nlp: Language) -> List[str]:
+    """The entity labels a pipeline can write, sorted.
+
+    The labels of its ``bio_tagger``, ``ner``, ``dbpedia_labeller`` (and other
+    NER-like) components; a ``label_mapper`` replaces the labels of the
+    components before it by its target labels.
+
+    nlp (Language): The pipeline.
+    RETURNS (List[str]): The labels (empty for a pipeline without such components).
+    """
+    labels: Set[str] = set()
+    for name, pipe in nlp.pipeline:
+        factory = nlp.get_pipe_meta(name).factory
+        pipe_labels = [str(x) for x in (getattr(pipe, "labels", None) or ())]
+        if factory == "label_mapper" and pipe_labels:
+            labels = set(pipe_labels)
+        elif factory in NER_FACTORIES:
+            labels.update(pipe_labels)
+    return sorted(labels)
+
+
+def corpus_labels(input_path: PathLike) -> Tuple[List[str], Optional[Path]]:
+    """The label set written beside a corpus (see :data:`CORPUS_LABEL_FILES`).
+
+    Looks in the folder of ``input_path`` (the folder itself for a folder),
+    then in its parent (``corpus balance`` and ``corpus build`` write their
+    DocBins one level down), and takes the first file that lists labels.
+
+    input_path (str | Path): A DocBin or a folder of them.
+    RETURNS (Tuple[List[str], Optional[Path]]): The sorted labels and the file
+        they came from; ``([], None)`` when no such file is found.
+    """
+    p = Path(input_path)
+    folder = p if p.is_dir() else p.parent
+    for where in (folder, folder.parent):
+        for name, key in CORPUS_LABEL_FILES:
+            f = where / name
+            if not f.is_file():
+                continue
+            data = read_json(f)
+            found = data.get(key) if isinstance(data, dict) else None
+            if isinstance(found, dict):  # label -> count (not a pipeline meta's component -> labels)
+                found = list(found) if all(isinstance(v, (int, float)) for v in found.values()) else None
+            if isinstance(found, list) and found and all(isinstance(x, str) for x in found):
+                return sorted(set(found)), f
+    return [], None
+
+
+class LabelSet:
+    """The labels a tool's labelling config lists.
+
+    The given set (a pipeline's, a corpus's, or the user's), or without one
+    the labels of the exported docs' ``doc.ents``; plus, always, the labels of
+    the exported spans, so that every exported span can be shown.
+
+    given (Optional[Iterable[str]]): The label set, if known.
+    """
+
+    def __init__(self, given: Optional[Iterable[str]] = None) -> None:
+        self.given = set(given) if given is not None else None
+        self.exported: Set[str] = set()
+        self.in_docs: Set[str] = set()
+
+    def add(self, doc: Doc, spans: Iterable[ExportSpan]) -> None:
+        """Note the labels of one exported doc."""
+        self.exported.update(s.label for s in spans)
+        if self.given is None:
+            self.in_docs.update(e.label_ for e in doc.ents)
+
+    @property
+    def labels(self) -> List[str]:
+        base = self.given if self.given is not None else self.in_docs
+        return sorted(base | self.exported)
+
+    def stats(self) -> Dict[str, int]:
+        """``labels`` (listed in the config) and ``labels_not_in_set`` (exported labels
+        the given set lacks, added so their spans can be shown)."""
+        outside = self.exported - self.given if self.given is not None else set()
+        return {"labels": len(self.labels), "labels_not_in_set": len(outside)}
 
 
 # --------------------------------------------------------------------------- import side
@@ -302,6 +438,12 @@ def utf16_to_codepoints(text: str, start: int, end: int) -> Optional[Tuple[int, 
     return None
 
 
+def _utf16_span(text: str, start: int, end: int, shown: str) -> Optional[Tuple[int, int]]:
+    """Code-point offsets of [start, end) read as UTF-16 units, if the text there is ``shown``."""
+    conv = utf16_to_codepoints(text, start, end)
+    return conv if conv is not None and text[conv[0] : conv[1]] == shown else None
+
+
 def _fmt(span: Span) -> str:
     return f"{span.text!r} [{span.start_char}:{span.end_char}] {span.label_}"
 
@@ -360,14 +502,17 @@ def build_doc(
         if not (isinstance(start, int) and isinstance(end, int)) or not (0 <= start < end):
             report.add(file, record, INVALID, f"span [{start}:{end}] {label} has invalid offsets; skipped")
             continue
-        if cs.text is None and end > len(text):
+        if end > len(text) and (cs.text is None or _utf16_span(text, start, end, cs.text) is None):
             report.add(
-                file, record, INVALID, f"span [{start}:{end}] {label} is outside the text (length {len(text)}); skipped"
+                file,
+                record,
+                OUT_OF_RANGE,
+                f"span [{start}:{end}] {label} is outside the text (length {len(text)}); skipped",
             )
             continue
         if cs.text is not None and text[start:end] != cs.text:
-            conv = utf16_to_codepoints(text, start, end)
-            if conv is not None and text[conv[0] : conv[1]] == cs.text:
+            conv = _utf16_span(text, start, end, cs.text)
+            if conv is not None:
                 report.add(
                     file,
                     record,

@@ -16,7 +16,7 @@ from spacy.util import filter_spans
 
 from ..errors import NerbertError, require_file
 from ..util import atomic_path
-from .base import IOB_REPAIRED, NON_ENTS, ImportReport, NlpSource, PathLike, ReadResult, get_nlp
+from .base import IOB_REPAIRED, NON_ENTS, ImportReport, NlpSource, PathLike, ReadResult, check_output, get_nlp
 
 NAME = "conll"
 SUFFIX = ".conll"
@@ -52,7 +52,7 @@ def write(docs: Iterable[Doc], path: Union[str, Path], *, spans_key=None) -> Dic
         no non-whitespace token, which the format cannot hold).
     """
     n_docs = n_spans = n_left = n_empty = 0
-    with atomic_path(path) as tmp:
+    with atomic_path(check_output(path)) as tmp:
         with tmp.open("w", encoding="utf8") as f:
             for doc in docs:
                 rows, written, left = doc_to_rows(doc, spans_key)

@@ -21,10 +21,11 @@ from ..errors import NerbertError, require_file
 from ..util import write_json_atomic, write_text_atomic
 from .base import CANCELLED, FROM_PREDICTIONS, INVALID, NO_ANNOTATION, UNSUPPORTED, CharSpan, ImportReport
 from .base import NlpSource, PathLike, ReadResult, RecordInput
-from .base import export_spans, import_records, json_safe_user_data, read_json
+from .base import LabelSet, check_output, export_spans, import_records, json_safe_user_data, read_json
 
 NAME = "labelstudio"
 SUFFIX = ".json"
+LABEL_CONFIG = True  # writes a labelling config that lists the label set
 FROM_NAME = "label"
 TO_NAME = "text"
 MULTIPLE = "multiple_annotations"  # report kind: several live annotations, the latest was used
@@ -47,10 +48,20 @@ def config_path_for(path: Union[str, Path]) -> Path:
     return path.with_name(path.stem + ".config.xml")
 
 
-def doc_to_task(doc: Doc, spans_key=None, index: int = 0, model_version: str = "nerbert") -> Dict[str, Any]:
+def doc_to_task(
+    doc: Doc,
+    spans_key=None,
+    index: int = 0,
+    model_version: str = "nerbert",
+    label_set: Optional[LabelSet] = None,
+) -> Dict[str, Any]:
+    """One Label Studio task for ``doc``; its labels are noted in ``label_set`` if given."""
     result = []
     scores = []
-    for j, s in enumerate(export_spans(doc, spans_key)):
+    spans = export_spans(doc, spans_key)
+    if label_set is not None:
+        label_set.add(doc, spans)
+    for j, s in enumerate(spans):
         item: Dict[str, Any] = {
             "id": f"d{index}s{j}",
             "from_name": FROM_NAME,
@@ -86,24 +97,25 @@ def write(
     """Write Label Studio tasks with predictions, and the labelling config.
 
     docs (Iterable[Doc]): The documents.
-    path (str | Path): Output ``.json`` file (a JSON list of tasks).
+    path (str | Path): Output ``.json`` file (a JSON list of tasks, written atomically).
     spans_key (Optional[str]): Export ``doc.spans[spans_key]`` instead of ``doc.ents``.
     model_version (str): ``model_version`` of the predictions.
-    labels (Optional[Iterable[str]]): Labels for the config (default: those exported).
+    labels (Optional[Iterable[str]]): The label set for the config (a pipeline's
+        or corpus's); the exported spans' labels are always added. Default: the
+        labels of the docs' ``doc.ents`` and the exported spans.
     config_path (Optional[str | Path]): Where to write the config XML
         (default ``<stem>.config.xml`` beside ``path``).
-    RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
+    RETURNS (Dict[str, int]): ``docs`` and ``spans`` written, ``labels`` in the
+        config, ``labels_not_in_set`` (exported labels that ``labels`` lacks).
     """
-    tasks = [doc_to_task(doc, spans_key, i, model_version) for i, doc in enumerate(docs)]
-    seen = set(labels or [])
-    n_spans = 0
-    for t in tasks:
-        for r in t["predictions"][0]["result"]:
-            seen.update(r["value"]["labels"])
-            n_spans += 1
+    path = check_output(path)
+    config = check_output(config_path or config_path_for(path))
+    label_set = LabelSet(labels)
+    tasks = [doc_to_task(doc, spans_key, i, model_version, label_set) for i, doc in enumerate(docs)]
+    n_spans = sum(len(t["predictions"][0]["result"]) for t in tasks)
     write_json_atomic(path, tasks)
-    write_text_atomic(config_path or config_path_for(path), labelling_config(seen))
-    return {"docs": len(tasks), "spans": n_spans}
+    write_text_atomic(config, labelling_config(label_set.labels))
+    return {"docs": len(tasks), "spans": n_spans, **label_set.stats()}
 
 
 def _when(ann: Dict[str, Any]) -> Tuple[str, int]:

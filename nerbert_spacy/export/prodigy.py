@@ -5,19 +5,23 @@ pre-annotations (``tokens`` carry ``start``/``end``/``id``/``ws``; ``spans``
 carry character offsets, inclusive ``token_start``/``token_end`` and the label,
 plus ``score`` and ``kb_id`` when known). Reading accepts the same shape and
 Prodigy's ``db-out`` export: only ``answer == "accept"`` tasks become docs;
-rejected and ignored ones are counted in the report.
+rejected and ignored ones are counted in the report. Accepted tasks with the
+same ``_input_hash`` (several annotators) are merged when identical and
+reported as conflicts when not (policy: keep the first, both, or drop).
 """
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 
 from ..errors import NerbertError, require_file
-from .base import IGNORED, INVALID, REJECTED, CharSpan, ImportReport, NlpSource, PathLike, ReadResult, RecordInput
+from .base import CONFLICT, IGNORED, INVALID, MERGED_DUPLICATE, REJECTED, CharSpan, ImportReport, NlpSource, PathLike
+from .base import ReadResult, RecordInput
 from .base import export_spans, import_records, iter_jsonl, json_safe_user_data, write_jsonl
 
 NAME = "prodigy"
 SUFFIX = ".jsonl"
+CONFLICT_POLICIES = ("first", "both", "drop")
 
 
 def doc_to_task(doc: Doc, spans_key=None, index: int = 0) -> Dict[str, Any]:
@@ -105,15 +109,94 @@ def _task_input(task: Any, path: Path, line: int, report: ImportReport) -> Optio
     return RecordInput(task["text"], spans, user_data=meta, words=words, spaces=spaces)
 
 
-def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None) -> ReadResult:
+def _span_set(task: Dict[str, Any], path: Path, line: int) -> FrozenSet[Tuple[Any, Any, Any]]:
+    # a throwaway report: the kept record's span issues are reported when it is read
+    return frozenset((s.start, s.end, s.label) for s in task_spans(task, path, line, ImportReport()))
+
+
+def _describe(spans: FrozenSet[Tuple[Any, Any, Any]]) -> str:
+    return ", ".join(f"[{a}:{b}] {lab}" for a, b, lab in sorted(spans, key=str)) or "none"
+
+
+def plan_conflicts(
+    records: Sequence[Tuple[int, Any]], path: Path, policy: str = "first"
+) -> Dict[int, Tuple[str, str, bool]]:
+    """What to do with accepted records that share an ``_input_hash`` (the same
+    input annotated more than once, e.g. by two annotators in ``db-out``).
+
+    A record with the same spans as an earlier one is merged into it. When the
+    versions differ, ``policy`` decides: ``"first"`` keeps the first version,
+    ``"both"`` keeps every version (one doc each), ``"drop"`` keeps none.
+
+    records (Sequence[Tuple[int, Any]]): ``(line, task)`` pairs.
+    path (Path): The file (for span parsing).
+    policy (str): ``"first"``, ``"both"`` or ``"drop"``.
+    RETURNS (Dict[int, Tuple[str, str, bool]]): By line: report kind, message,
+        and whether the record is skipped. Lines not listed are read as usual.
+    """
+    if policy not in CONFLICT_POLICIES:
+        raise NerbertError(f"unknown conflict policy {policy!r}; choose one of {', '.join(CONFLICT_POLICIES)}")
+    groups: Dict[str, List[int]] = {}
+    tasks = dict(records)
+    for line, task in records:
+        if isinstance(task, dict) and task.get("answer") in (None, "accept") and "_input_hash" in task:
+            groups.setdefault(repr(task["_input_hash"]), []).append(line)
+    plan: Dict[int, Tuple[str, str, bool]] = {}
+    for h, lines in groups.items():
+        versions: Dict[FrozenSet[Tuple[Any, Any, Any]], int] = {}
+        for line in lines:
+            spans = _span_set(tasks[line], path, line)
+            if spans in versions:
+                message = f"same _input_hash and spans as line {versions[spans]}; merged into it"
+                plan[line] = (MERGED_DUPLICATE, message, True)
+            else:
+                versions[spans] = line
+        if len(versions) < 2:
+            continue
+        (first_spans, first), *others = versions.items()
+        how = {"first": f"kept line {first}", "both": "kept every version", "drop": "dropped every version"}[policy]
+        for spans, line in others:
+            message = (
+                f"spans differ from line {first} with the same _input_hash {h}: "
+                f"{_describe(spans - first_spans)} instead of {_describe(first_spans - spans)}; "
+                f"{how} (conflicts={policy})"
+            )
+            plan[line] = (CONFLICT, message, policy != "both")
+        if policy == "drop":
+            lines_other = ", ".join(str(line) for _, line in others)
+            message = f"spans differ from line(s) {lines_other} with the same _input_hash {h}; {how} (conflicts=drop)"
+            plan[first] = (CONFLICT, message, True)
+    return plan
+
+
+def read(
+    path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None, conflicts: str = "first"
+) -> ReadResult:
     """Read Prodigy JSONL (tasks or ``db-out``) into Docs.
+
+    Accepted records with the same ``_input_hash`` (one input annotated several
+    times) are checked against each other: identical ones are merged (reported
+    as ``merged_duplicate``), differing ones are reported as ``conflict`` with
+    both line numbers and resolved by ``conflicts`` (see :func:`plan_conflicts`).
 
     path (str | Path): The ``.jsonl`` file.
     nlp_or_vocab (Language | Vocab | str | None): Tokenizer source (see ``get_nlp``);
         tasks with ``tokens`` keep Prodigy's tokenisation when it reproduces the text.
     snap (bool): Expand spans that are not on token edges instead of skipping them.
     spans_key (Optional[str]): Also keep all spans in ``doc.spans[spans_key]``.
+    conflicts (str): ``"first"`` (default), ``"both"`` or ``"drop"``.
     RETURNS (Tuple[List[Doc], ImportReport]): The docs and what happened.
     """
     path = require_file(path, "Prodigy JSONL file")
-    return import_records(path, iter_jsonl(path), _task_input, nlp_or_vocab, snap=snap, spans_key=spans_key)
+    records = list(iter_jsonl(path))
+    plan = plan_conflicts(records, path, conflicts)
+
+    def parse(task: Any, p: Path, line: int, report: ImportReport) -> Optional[RecordInput]:
+        if line in plan:
+            kind, message, skip = plan[line]
+            report.add(p, line, kind, message)
+            if skip:
+                return None
+        return _task_input(task, p, line, report)
+
+    return import_records(path, records, parse, nlp_or_vocab, snap=snap, spans_key=spans_key)

@@ -13,9 +13,19 @@ pages re-packed the way Wikimedia packs the full dump: one bz2 stream per block
 of ``--block-pages`` pages plus an ``offset:page_id:title`` index, one work unit
 per block, which is how a full-Wikipedia build is split).
 
+``--compare`` measures, on one dump (default: the gensim fragment) and in one process tree
+(each row a child process, CPU seconds = user + system time of that child and everything it
+waited for), the rows of issue 11's table: the bz2 + XML floor, WikiExtractor with
+``--links`` (a bench-only extra: ``pip install wikiextractor``), mwparserfromhell parse +
+``strip_code`` only, ``nerbert corpus build --workers 1`` whole (type index from the 149k
+sample included), and the annotate pass alone (type index built beforehand, not counted).
+It prints and appends the table (CPU s, MB of wikitext per CPU second, ratio to
+WikiExtractor) to docs/benchmarks.md.
+
 Usage (from the project root):
     python bench/bench_corpus.py                 # workers 1 and 2, writes docs/benchmarks.md
     python bench/bench_corpus.py --workers 1 2 4 --no-write
+    python bench/bench_corpus.py --compare       # the four-row comparison (+ annotate alone)
 """
 
 import argparse
@@ -38,6 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("NERBERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Corpus build"
+GENSIM_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+OWL = SHARED / "dbpedia" / "dbpedia_2016-10.owl"
+TYPES = SHARED / "dbpedia" / "instance-types-sample.nt.bz2"
 
 
 PAGE_RE = re.compile(r"\s*<page>.*?</page>", re.S)
@@ -180,6 +193,145 @@ def write_section(text: str) -> None:
     os.replace(tmp, DOC)
 
 
+# ---------------------------------------------------------------- --compare (issue 11)
+
+
+def wikitext_bytes(dump: Path) -> int:
+    """UTF-8 bytes of the wikitext of every page of the dump (redirects included)."""
+    from nerbert_spacy.wikipedia.dump import iter_pages
+
+    pages = iter_pages(dump, namespaces=None, include_redirects=True, skip_disambiguation=False)
+    return sum(len(page.text.encode("utf8")) for page in pages)
+
+
+def row_floor(dump: Path) -> int:
+    """bz2 + XML parse only: iterparse every <page>, touch its text, clear it."""
+    import xml.etree.ElementTree as ET
+
+    n = 0
+    with bz2.open(dump, "rb") as f:
+        for _, elem in ET.iterparse(f):
+            if elem.tag.rsplit("}", 1)[-1] == "page":
+                n += 1
+                elem.clear()
+    return n
+
+
+def row_mwparser(dump: Path) -> int:
+    """Stream the articles (nerbert's reader) and run mwparserfromhell parse + strip_code."""
+    import mwparserfromhell
+
+    from nerbert_spacy.wikipedia.dump import iter_pages
+
+    n = 0
+    for page in iter_pages(dump):
+        mwparserfromhell.parse(page.text).strip_code()
+        n += 1
+    return n
+
+
+def row_annotate(dump: Path, out: Path) -> dict:
+    """The annotate pass alone: the type index is built first (not counted), then the
+    dump's one work unit is annotated in this process; RETURNS its CPU seconds."""
+    from nerbert_spacy.corpus import build as B
+
+    out.mkdir(parents=True, exist_ok=True)
+    _, meta = B._type_index([dump], [TYPES], None, out, None)
+    task = B.annotate_tasks(B.plan_units([dump]), out, OWL, meta["signature"])[0]
+    B._annotator(task)  # ontology, label set, tokenizer loaded: not counted either
+    t0 = time.process_time()
+    counts = B.annotate_unit(task)
+    return {"annotate_cpu_s": time.process_time() - t0, "docs": counts.get("docs")}
+
+
+def _child_cpu(cmd: list, cwd: Path = ROOT) -> dict:
+    """Run ``cmd`` as a child; RETURNS its CPU seconds (with its waited-for descendants),
+    wall seconds, 1-minute load average before/after and its last stdout line."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    lines = proc.stdout.strip().splitlines()
+    return {
+        "cpu_s": round(cpu, 2),
+        "wall_s": round(wall, 2),
+        "load_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "stdout": lines[-1] if lines else "",
+    }
+
+
+def run_compare(dump: Path) -> dict:
+    """The rows of issue 11's table on ``dump``, side by side in this process tree."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-compare-"))
+    me = [sys.executable, __file__]
+    nerbert = [sys.executable, "-m", "nerbert_spacy"]
+    try:
+        rows = {
+            "floor": _child_cpu(me + ["--row", "floor", "--dump", str(dump)]),
+            "wikiextractor": _child_cpu(
+                [sys.executable, "-m", "wikiextractor.WikiExtractor", "--links", "--processes", "1", "-q",
+                 "-o", str(tmp / "wikiextractor"), str(dump)]
+            ),
+            "mwparserfromhell": _child_cpu(me + ["--row", "mwparser", "--dump", str(dump)]),
+            "build": _child_cpu(
+                nerbert + ["corpus", "build", str(dump), "--ontology", str(OWL), "--types", str(TYPES),
+                           "--output", str(tmp / "corpus"), "--workers", "1", "--quiet"]
+            ),
+            "annotate": _child_cpu(me + ["--row", "annotate", "--dump", str(dump), "--out", str(tmp / "annotate")]),
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows["annotate"]["cpu_s"] = round(json.loads(rows["annotate"]["stdout"])["annotate_cpu_s"], 2)
+    return {"dump": dump.name, "mb": wikitext_bytes(dump) / 1e6, "rows": rows}
+
+
+ROW_NAMES = {
+    "floor": "bz2 + XML parse only (floor)",
+    "wikiextractor": "WikiExtractor {version}, 1 process, `--links` (clean text only)",
+    "mwparserfromhell": "mwparserfromhell parse + strip only (pages read with nerbert's reader)",
+    "build": "`nerbert corpus build --workers 1` (whole build, type index from the 149k sample included)",
+    "annotate": "annotate pass alone (in-process CPU of `annotate_unit`; type index, ontology and tokenizer loaded beforehand)",
+}
+
+
+def render_compare(result: dict, command: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        we_version = version("wikiextractor")
+    except Exception:  # noqa: BLE001
+        we_version = "?"
+    mb, rows = result["mb"], result["rows"]
+    we = rows["wikiextractor"]["cpu_s"]
+    lines = [
+        f"### {dt.date.today().isoformat()}: build vs WikiExtractor on {result['dump']} (`--compare`)",
+        "",
+        f"Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}. "
+        f"Command: `{command}`. Wikitext: {mb:.2f} MB (UTF-8 bytes of every page's text).",
+        "",
+        "| step over the same dump | CPU s | MB of wikitext per CPU s | ratio to WikiExtractor | wall s | load avg 1 min before / after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, row in rows.items():
+        lines.append(
+            f"| {ROW_NAMES[key].format(version=we_version)} | {row['cpu_s']:.2f} | {mb / row['cpu_s']:.2f} | "
+            f"{row['cpu_s'] / we:.2f} | {row['wall_s']:.2f} | {row['load_1m'][0]} / {row['load_1m'][1]} |"
+        )
+    lines += [
+        "",
+        "Each row is a child process of the benchmark, run one after the other; CPU s = user + system time of "
+        "that child and of every process it waited for (getrusage RUSAGE_CHILDREN), so interpreter start-up and "
+        "imports are included, except in the last row, which times only the annotate pass inside its process.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -191,7 +343,30 @@ def main(argv=None) -> int:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one build in this process
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--layout", help=argparse.SUPPRESS)
+    parser.add_argument("--compare", action="store_true", help="issue 11's comparison with WikiExtractor")
+    parser.add_argument("--dump", type=Path, default=SHARED / "wikipedia" / GENSIM_DUMP, help="dump for --compare")
+    parser.add_argument("--row", choices=["floor", "mwparser", "annotate"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.row == "floor":
+        print(json.dumps({"pages": row_floor(args.dump)}))
+        return 0
+    if args.row == "mwparser":
+        print(json.dumps({"pages": row_mwparser(args.dump)}))
+        return 0
+    if args.row == "annotate":
+        print(json.dumps(row_annotate(args.dump, args.out)))
+        return 0
+    command = "python bench/bench_corpus.py" + " ".join(
+        a for a in [""] + list(argv or sys.argv[1:]) if a != "--no-write"
+    )
+    if args.compare:
+        result = run_compare(args.dump)
+        print(json.dumps(result), flush=True)
+        text = render_compare(result, command)
+        print(text)
+        if not args.no_write:
+            write_section(text)
+        return 0
     if args.one is not None:
         print(json.dumps(run_one(args.one, args.out, args.layout, args.block_pages)))
         return 0
@@ -217,9 +392,6 @@ def main(argv=None) -> int:
             shutil.rmtree(out, ignore_errors=True)
         results.append(result)
         print(json.dumps(result), flush=True)
-    command = "python bench/bench_corpus.py" + " ".join(
-        a for a in [""] + list(argv or sys.argv[1:]) if a != "--no-write"
-    )
     text = render(results, command)
     print(text)
     if not args.no_write:

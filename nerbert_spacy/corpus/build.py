@@ -312,6 +312,52 @@ def _page_error(dump: str, title: str, err: Exception) -> str:
     return message if dump in message else f"{dump} (page '{title}'): {message}"
 
 
+def annotate_tasks(
+    units: Sequence[WorkUnit],
+    output_dir: PathLike,
+    ontology: PathLike,
+    index_signature: Any,
+    *,
+    label_set: str = "315",
+    splitter: str = "spacy",
+    expand_unaligned: bool = False,
+) -> List[Dict[str, Any]]:
+    """The task of each unit for :func:`annotate_unit` (plain, picklable dicts).
+
+    units (Sequence[WorkUnit]): From :func:`plan_units`.
+    output_dir (Path): The build's output directory (``type_index.sqlite`` must be there).
+    ontology (Path): DBpedia Ontology file.
+    index_signature (Any): The type index's input signature (``type_index.json``); a unit is
+        redone when it changes.
+    label_set, splitter, expand_unaligned: as for :func:`build_corpus`.
+    RETURNS (List[Dict[str, Any]]): One task per unit, in unit order.
+    """
+    out = Path(output_dir)
+    config_key = _digest(
+        {
+            "version": __version__,
+            "ontology": _signature(ontology),
+            "index": index_signature,
+            "label_set": label_set,
+            "splitter": splitter,
+            "expand_unaligned": expand_unaligned,
+        }
+    )
+    return [
+        {
+            "unit": asdict(unit),
+            "output_dir": str(out),
+            "ontology": str(ontology),
+            "label_set": label_set,
+            "index_path": str(out / "type_index.sqlite"),
+            "splitter": splitter,
+            "expand_unaligned": expand_unaligned,
+            "config_key": _digest([config_key, unit.dump, _signature(unit.dump), unit.blocks]),
+        }
+        for unit in units
+    ]
+
+
 def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
     """Annotate pass for one work unit (runs in a worker).
 
@@ -545,29 +591,15 @@ def build_corpus(
 
     # pass 2: annotate every unit
     units = plan_units(dump_paths, blocks_per_unit=blocks_per_unit, indexes=indexes)
-    config_key = _digest(
-        {
-            "version": __version__,
-            "ontology": _signature(ontology_path),
-            "index": index_meta["signature"],
-            "label_set": label_set,
-            "splitter": splitter,
-            "expand_unaligned": expand_unaligned,
-        }
+    tasks = annotate_tasks(
+        units,
+        out,
+        ontology_path,
+        index_meta["signature"],
+        label_set=label_set,
+        splitter=splitter,
+        expand_unaligned=expand_unaligned,
     )
-    tasks = [
-        {
-            "unit": asdict(unit),
-            "output_dir": str(out),
-            "ontology": str(ontology_path),
-            "label_set": label_set,
-            "index_path": str(out / "type_index.sqlite"),
-            "splitter": splitter,
-            "expand_unaligned": expand_unaligned,
-            "config_key": _digest([config_key, unit.dump, _signature(unit.dump), unit.blocks]),
-        }
-        for unit in units
-    ]
     if runner is None and workers > 1 and len(tasks) > 1:
         # load the ontology, label set and tokenizers once here: forked workers inherit them
         _annotator(tasks[0])

@@ -26,6 +26,7 @@ Usage (from the project root):
     python bench/bench_corpus.py                 # workers 1 and 2, writes docs/benchmarks.md
     python bench/bench_corpus.py --workers 1 2 4 --no-write
     python bench/bench_corpus.py --compare       # the four-row comparison (+ annotate alone)
+    python bench/bench_corpus.py --diff A B      # two build directories compared by content
 """
 
 import argparse
@@ -332,6 +333,53 @@ def render_compare(result: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- --diff (content of two builds)
+
+
+def doc_content(doc) -> tuple:
+    """What a corpus sentence says: page title, text, entities and anchors (char span, label, target)."""
+    ents = tuple((e.start_char, e.end_char, e.label_, e.kb_id_) for e in doc.ents)
+    anchors = tuple((s.start_char, s.end_char, s.label_, s.kb_id_) for s in doc.spans.get("anchors", []))
+    return (doc.user_data.get("title"), doc.text, ents, anchors)
+
+
+def content_diff(a: Path, b: Path, limit: int = 5) -> dict:
+    """Compare the raw and filtered shards of two build directories by content.
+
+    RETURNS (dict): per folder (raw, shards): docs in each, docs only in a / only in b (as
+        multisets of (title, text, entities, anchors)), identical files, and a few examples.
+    """
+    from collections import Counter
+
+    from nerbert_spacy.corpus.build import load_docs
+
+    out = {}
+    for folder in ("raw", "shards"):
+        ca, cb = Counter(), Counter()
+        same_bytes = files = 0
+        names = sorted({p.name for p in (a / folder).glob("*.spacy")} | {p.name for p in (b / folder).glob("*.spacy")})
+        for name in names:
+            pa, pb = a / folder / name, b / folder / name
+            files += 1
+            if pa.exists() and pb.exists() and pa.read_bytes() == pb.read_bytes():
+                same_bytes += 1
+            for path, counter in ((pa, ca), (pb, cb)):
+                if path.exists():
+                    counter.update((name,) + doc_content(d) for d in load_docs(path))
+        only_a, only_b = ca - cb, cb - ca
+        out[folder] = {
+            "files": files,
+            "byte_identical_files": same_bytes,
+            "docs_a": sum(ca.values()),
+            "docs_b": sum(cb.values()),
+            "only_a": sum(only_a.values()),
+            "only_b": sum(only_b.values()),
+            "examples_a": [repr(k)[:400] for k in list(only_a)[:limit]],
+            "examples_b": [repr(k)[:400] for k in list(only_b)[:limit]],
+        }
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -346,7 +394,11 @@ def main(argv=None) -> int:
     parser.add_argument("--compare", action="store_true", help="issue 11's comparison with WikiExtractor")
     parser.add_argument("--dump", type=Path, default=SHARED / "wikipedia" / GENSIM_DUMP, help="dump for --compare")
     parser.add_argument("--row", choices=["floor", "mwparser", "annotate"], help=argparse.SUPPRESS)
+    parser.add_argument("--diff", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"), help="compare two builds' shards by content")
     args = parser.parse_args(argv)
+    if args.diff:
+        print(json.dumps(content_diff(*args.diff), indent=1))
+        return 0
     if args.row == "floor":
         print(json.dumps({"pages": row_floor(args.dump)}))
         return 0

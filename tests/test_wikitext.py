@@ -180,12 +180,14 @@ def test_redirect_and_empty_pages():
 
 
 def test_parser_failure_is_a_wikitext_error(monkeypatch):
-    import mwparserfromhell
+    from types import SimpleNamespace
+
+    import mwparserfromhell.parser
 
     def boom(*a, **k):
         raise ValueError("tokenizer exploded")
 
-    monkeypatch.setattr(mwparserfromhell, "parse", boom)
+    monkeypatch.setattr(mwparserfromhell.parser, "Parser", lambda: SimpleNamespace(_tokenizer=SimpleNamespace(tokenize=boom)))
     with pytest.raises(WikitextError, match="page 'Test'.*tokenizer exploded"):
         wikitext_to_paragraphs("Some [[text]].", "Test")
 
@@ -255,3 +257,53 @@ def test_real_dumps_anchor_invariants(shared_data):
             targets.update(a.target for a in anchors)
     assert n_anchors > 3000
     assert {"Germany", "European Union", "Chancellor of Germany"} <= targets
+
+
+def test_whitespace_collapse_matches_the_reference_regex():
+    """The collapse step equals the original one-regex formulation on random whitespace mixes."""
+    import random
+    import re
+
+    from nerbert_spacy.wikipedia.wikitext import _NO_SPACE_BEFORE, _collapse_whitespace
+
+    reference = re.compile(
+        r"^[\s\x01]+|[\s\x01]+$|(?<![\s\x01])(?:[\s\x01]{2,}|[^\S ]|\x01)(?![\s\x01])"
+        r"|(?<![\s\x01]) (?=[,.;:!?)\]])|(?<=[(\[]) (?![\s\x01])"
+    )
+
+    def collapse(para):
+        n = len(para)
+        changes = []
+        for m in reference.finditer(para):
+            cs, ce = m.span()
+            rep = "" if cs == 0 or ce == n or para[ce] in _NO_SPACE_BEFORE or para[cs - 1] in "([" else " "
+            if rep != m.group(0):
+                changes.append((cs, ce, rep))
+        text, last = [], 0
+        for cs, ce, rep in changes:
+            text += [para[last:cs], rep]
+            last = ce
+        return "".join(text) + para[last:], changes
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        para = "".join(rng.choice("ab  \t\n\x01(.,[]") for _ in range(rng.randint(0, 12)))
+        assert _collapse_whitespace(para) == collapse(para), repr(para)
+
+
+def test_light_tree_gives_the_same_paragraphs_as_mwparserfromhell_nodes(monkeypatch):
+    """The light node tree and mwparserfromhell's own tree convert to the same text and anchors."""
+    import mwparserfromhell
+
+    from nerbert_spacy.wikipedia import wikitext as W
+
+    src = (
+        "'''Bold''' [[A|b]]s <b class=x>q [[Q]]</b>&amp; [[Foo (bar)|]] [[{{x}}|y]] z\n"
+        "== Head [[L]] ==\\n<div>Block [[B|b]]</div> {{lang|fr|[[Paris]]}} [http://x.y the site] &nbsp;x\n"
+        "* item [[I]]\\n{| class=w\\n|a [[T]]\\n|}\\n== See also ==\\nskip [[S]] me\n"
+        "=== Sub ===\\nstill skipped\\n== Next ==\\nText <span style=a>in [[Span|span]]</span>ned.\n"
+    )
+    light = W.wikitext_to_paragraphs(src, "T", min_words=1)
+    monkeypatch.setattr(W, "_parse", lambda text: mwparserfromhell.parse(text, skip_style_tags=False).nodes)
+    assert W.wikitext_to_paragraphs(src, "T", min_words=1) == light
+    assert any(a.target == "I" for _, anchors in W.wikitext_to_paragraphs(src, "T", keep_lists=True, min_words=1) for a in anchors)

@@ -21,7 +21,7 @@ import html
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from ..errors import NerbertError
@@ -242,12 +242,11 @@ _CONST_TEMPLATES = {
 _CONVERT_RANGE = frozenset(["-", "\u2013", "to", "and", "or", "x", "by", "&", "+", "to(-)", "+/-", "±"])
 
 _LIST = "\x01"  # start-of-list-item marker inside the intermediate text
-# whitespace runs that change when collapsed: at the ends, longer than one char, other than " ",
-# or a single space before closing punctuation / after an opening bracket
-_CHANGE_RE = re.compile(
-    r"^[\s\x01]+|[\s\x01]+$|(?<![\s\x01])(?:[\s\x01]{2,}|[^\S ]|\x01)(?![\s\x01])"
-    r"|(?<![\s\x01]) (?=[,.;:!?)\]])|(?<=[(\[]) (?![\s\x01])"
-)
+# whitespace runs that change when collapsed: longer than one char, other than " ", or a single
+# space before closing punctuation / after an opening bracket (a single space at either end of a
+# paragraph is added by ``_paragraphs``). Every branch starts with a character, so the regex
+# engine skips ahead to the next whitespace instead of trying each position.
+_CHANGE_RE = re.compile(r"[\s\x01]{2,}|[^\S ]|\x01| (?=[,.;:!?)\]])| (?<=[(\[] )")
 _JUNK_LINE_RE = re.compile(r"^\s*(?:\{\||\|\}|\||!|----|=|\{\{|\}\}|<)")
 _EMPTY_PARENS_RE = re.compile(r"\(\s*(?:[,;:\u2013\u2014-]\s*)*\)|\[\s*\]|'{2,}")
 _LETTER_RE = re.compile(r"[^\W\d_]")
@@ -284,12 +283,191 @@ def _positional(node) -> List:
     return [p for p in node.params if not p.showkey]
 
 
+class _Link:
+    """A wikilink of the light tree: its title as written, its text nodes (None: no pipe)."""
+
+    __slots__ = ("raw", "text")
+
+    def __init__(self, raw: str, text: Optional[List]) -> None:
+        self.raw = raw
+        self.text = text
+
+
+class _Tag:
+    """A tag of the light tree (HTML, or wiki markup such as bold, list items and tables)."""
+
+    __slots__ = ("name", "contents", "wiki_markup", "self_closing")
+
+    def __init__(self, name: str, contents: Optional[List], wiki_markup: Optional[str], self_closing: bool) -> None:
+        self.name = name
+        self.contents = contents
+        self.wiki_markup = wiki_markup
+        self.self_closing = self_closing
+
+
+class _Heading:
+    """A heading of the light tree, with its title as plain text."""
+
+    __slots__ = ("title", "level")
+
+    def __init__(self, title: str, level: int) -> None:
+        self.title = title
+        self.level = level
+
+
+def _is_blank(nodes: Sequence) -> bool:
+    """Whether wikicode made of these nodes prints as whitespace only (``str(code).strip() == ""``)."""
+    import mwparserfromhell.nodes as N
+
+    for node in nodes:
+        if type(node) is str:
+            if node.strip():
+                return False
+        elif not (isinstance(node, N.Text) and not node.value.strip()):
+            return False  # any other node has visible markup
+    return True
+
+
+class _LightTree:
+    """Builds a light node tree from mwparserfromhell's token list.
+
+    mwparserfromhell's own ``Builder`` wraps every node in ``Wikicode`` and ``SmartList``
+    objects, which costs most of a parse. Here text is a plain ``str``, and links, tags and
+    headings whose title or name is plain text become :class:`_Link`, :class:`_Tag` and
+    :class:`_Heading`; everything else (templates, external links, HTML entities, links with
+    markup in their title, ...) is built by the real ``Builder`` from its range of tokens, so
+    :class:`_Converter` sees the same information either way.
+    """
+
+    def __init__(self, tokens: List) -> None:
+        from mwparserfromhell.parser import tokens as T
+
+        self.T = T
+        self.tokens = tokens
+        self.opens = frozenset(
+            [T.TemplateOpen, T.ArgumentOpen, T.WikilinkOpen, T.ExternalLinkOpen, T.HTMLEntityStart,
+             T.HeadingStart, T.CommentStart, T.TagOpenOpen]
+        )  # fmt: skip
+        self.closes = frozenset(
+            [T.TemplateClose, T.ArgumentClose, T.WikilinkClose, T.ExternalLinkClose, T.HTMLEntityEnd,
+             T.HeadingEnd, T.CommentEnd, T.TagCloseSelfclose, T.TagCloseClose]
+        )  # fmt: skip
+
+    def build(self) -> List:
+        nodes, i = self.sequence(0)
+        if i != len(self.tokens):
+            raise ValueError(f"unexpected {type(self.tokens[i]).__name__} token at the top level")
+        return nodes
+
+    def close_of(self, i: int, stops: Tuple = ()) -> int:
+        """Index of the token closing the node opened at ``i``, or with ``stops``, of the first
+        such token at that node's own level."""
+        tokens, opens, closes = self.tokens, self.opens, self.closes
+        depth = 0
+        for j in range(i, len(tokens)):
+            kind = type(tokens[j])
+            if depth == 1 and kind in stops:
+                return j
+            if kind in opens:
+                depth += 1
+            elif kind in closes:
+                depth -= 1
+                if depth == 0:
+                    if stops:
+                        break
+                    return j
+        raise ValueError(f"no closing token for {type(tokens[i]).__name__}")
+
+    def real(self, i: int, j: int):
+        """The real mwparserfromhell node of tokens ``i..j``."""
+        from mwparserfromhell.parser.builder import Builder
+
+        return Builder().build(self.tokens[i : j + 1]).nodes[0]
+
+    def text_run(self, i: int) -> Tuple[str, int]:
+        """Join the Text tokens from ``i``; RETURNS (text, index of the first other token)."""
+        tokens, Text = self.tokens, self.T.Text
+        parts = []
+        while i < len(tokens) and type(tokens[i]) is Text:
+            parts.append(tokens[i]["text"])
+            i += 1
+        return "".join(parts), i
+
+    def sequence(self, i: int) -> Tuple[List, int]:
+        """Nodes from ``i`` up to the first token that closes or separates the enclosing node."""
+        T, tokens = self.T, self.tokens
+        out: List = []
+        n = len(tokens)
+        while i < n:
+            tok = tokens[i]
+            kind = type(tok)
+            if kind is T.Text:
+                out.append(tok["text"])
+                i += 1
+            elif kind is T.WikilinkOpen:
+                raw, j = self.text_run(i + 1)
+                after = type(tokens[j])
+                if after is T.WikilinkClose:
+                    out.append(_Link(raw, None))
+                    i = j + 1
+                elif after is T.WikilinkSeparator:
+                    text, k = self.sequence(j + 1)
+                    if type(tokens[k]) is not T.WikilinkClose:
+                        raise ValueError("unclosed wikilink")
+                    out.append(_Link(raw, text))
+                    i = k + 1
+                else:
+                    j = self.close_of(i)
+                    out.append(self.real(i, j))
+                    i = j + 1
+            elif kind is T.TagOpenOpen:
+                node, i = self.tag(i)
+                out.append(node)
+            elif kind is T.HeadingStart:
+                title, j = self.text_run(i + 1)
+                if type(tokens[j]) is T.HeadingEnd:
+                    out.append(_Heading(title, tok["level"]))
+                    i = j + 1
+                else:
+                    j = self.close_of(i)
+                    out.append(self.real(i, j))
+                    i = j + 1
+            elif kind is T.CommentStart:
+                i = self.close_of(i) + 1  # comments print nothing
+            elif kind in self.opens:
+                j = self.close_of(i)
+                out.append(self.real(i, j))
+                i = j + 1
+            else:
+                break
+        return out, i
+
+    def tag(self, i: int) -> Tuple[Any, int]:
+        T, tokens = self.T, self.tokens
+        name, j = self.text_run(i + 1)
+        kind = type(tokens[j])
+        if kind is T.TagAttrStart:  # attributes print nothing: skip to the end of the opening tag
+            j = self.close_of(i, (T.TagCloseOpen, T.TagCloseSelfclose))
+            kind = type(tokens[j])
+        if kind is T.TagCloseSelfclose:
+            return _Tag(name, None, tokens[i].get("wiki_markup"), True), j + 1
+        if kind is T.TagCloseOpen:
+            contents, k = self.sequence(j + 1)
+            if type(tokens[k]) is T.TagOpenClose:
+                _, end = self.text_run(k + 1)  # the closing tag's name
+                if type(tokens[end]) is T.TagCloseClose:
+                    return _Tag(name, contents, tokens[i].get("wiki_markup"), False), end + 1
+        end = self.close_of(i)  # a tag name with markup, or an unusual shape: the real node
+        return self.real(i, end), end + 1
+
+
 class _Converter:
     def __init__(self, keep_lists: bool) -> None:
         self.keep_lists = keep_lists
         self.out = _Builder()
 
-    # The main walk. ``anchors`` is False inside link text (no nested anchors).
+    # The main walk over light (_LightTree) or real (mwparserfromhell) nodes.
+    # ``anchors`` is False inside link text (no nested anchors).
     def nodes(self, nodes: Sequence, anchors: bool = True, top: bool = False) -> None:
         import mwparserfromhell.nodes as N
 
@@ -297,48 +475,56 @@ class _Converter:
         skip_level = 0  # >0: inside a skipped section of this heading level
         trail_skip = 0  # chars of the next Text node already used as a link trail
         for i, node in enumerate(nodes):
-            if top and isinstance(node, N.Heading):
+            kind = type(node)
+            if top and (kind is _Heading or kind is N.Heading):
                 out.add("\n\n")
-                title = re.sub(r"\s+", " ", node.title.strip_code()).strip().lower()
+                raw = node.title if kind is _Heading else node.title.strip_code()
+                title = re.sub(r"\s+", " ", raw).strip().lower()
                 if skip_level and node.level > skip_level:
                     continue
                 skip_level = node.level if title in SKIP_SECTIONS else 0
                 continue
             if skip_level:
                 continue
-            if isinstance(node, N.Text):
-                value = node.value
+            if kind is str or kind is N.Text:
+                value = node if kind is str else node.value
                 if trail_skip:
                     value = value[trail_skip:]
                     trail_skip = 0
                 if "__" in value:
                     value = _MAGIC_RE.sub("", value)
                 out.add(value)
-            elif isinstance(node, N.Wikilink):
-                trail_skip = self.wikilink(node, nodes[i + 1] if i + 1 < len(nodes) else None, anchors)
-            elif isinstance(node, N.Tag):
-                self.tag(node, anchors)
-            elif isinstance(node, N.Template):
+            elif kind is _Link:
+                trail_skip = self.wikilink(node.raw, node.text, nodes[i + 1] if i + 1 < len(nodes) else None, anchors)
+            elif kind is N.Wikilink:
+                text = node.text.nodes if node.text is not None else None
+                trail_skip = self.wikilink(str(node.title), text, nodes[i + 1] if i + 1 < len(nodes) else None, anchors)
+            elif kind is _Tag:
+                self.tag(node.name, node.contents, node.wiki_markup, node.self_closing, anchors)
+            elif kind is N.Tag:
+                contents = node.contents.nodes if node.contents is not None else None
+                self.tag(str(node.tag), contents, node.wiki_markup, node.self_closing, anchors)
+            elif kind is N.Template:
                 self.template(node, anchors)
-            elif isinstance(node, N.HTMLEntity):
+            elif kind is N.HTMLEntity:
                 try:
                     value = node.normalize()
                 except (ValueError, OverflowError):
                     value = ""
                 out.add(" " if value in ("\xa0", "\u2009", "\u202f") else value)
-            elif isinstance(node, N.ExternalLink):
+            elif kind is N.ExternalLink:
                 if node.brackets and node.title is not None:
                     self.nodes(node.title.nodes, anchors=False)
-            elif isinstance(node, N.Heading):  # nested heading (inside a tag): a paragraph break
+            elif kind is _Heading or kind is N.Heading:  # nested heading (inside a tag): a paragraph break
                 out.add("\n\n")
-            # Comment, Argument, Heading handled above, anything else: dropped
+            # Comment, Argument: dropped
 
-    def wikilink(self, node, nxt, anchors: bool) -> int:
-        """Emit a link; return how many chars of the next Text node form its link trail."""
+    def wikilink(self, raw: str, text: Optional[Sequence], nxt, anchors: bool) -> int:
+        """Emit a link (its title as written, its text nodes or None); return how many chars
+        of the next Text node form its link trail."""
         import mwparserfromhell.nodes as N
 
         out = self.out
-        raw = str(node.title)
         has_markup = "{" in raw or "<" in raw or "[" in raw
         t = html.unescape(raw).replace("_", " ").strip()
         colon = t.startswith(":")
@@ -367,15 +553,16 @@ class _Converter:
         else:
             target = None
         start = out.length
-        if node.text is not None and str(node.text).strip():
-            self.nodes(node.text.nodes, anchors=False)
-        elif node.text is not None:  # pipe trick [[Foo (bar)|]] -> "Foo"
+        if text is not None and not _is_blank(text):
+            self.nodes(text, anchors=False)
+        elif text is not None:  # pipe trick [[Foo (bar)|]] -> "Foo"
             out.add(re.sub(r"\s*\([^()]*\)\s*$", "", t.split("#", 1)[0]).strip())
         else:
             out.add(t)
         trail = 0
-        if isinstance(nxt, N.Text):
-            m = _TRAIL_RE.match(nxt.value)
+        value = nxt if type(nxt) is str else nxt.value if isinstance(nxt, N.Text) else None
+        if value is not None:
+            m = _TRAIL_RE.match(value)
             if m:
                 trail = m.end()
                 out.add(m.group(0))
@@ -383,25 +570,28 @@ class _Converter:
             out.anchors.append((start, out.length, target))
         return trail
 
-    def tag(self, node, anchors: bool) -> None:
+    def tag(
+        self, name: str, contents: Optional[Sequence], wiki_markup: Optional[str], self_closing: bool, anchors: bool
+    ) -> None:
+        """Emit a tag: its name, its content nodes (None: none), its wiki markup, whether self-closing."""
         out = self.out
-        name = str(node.tag).strip().lower()
+        name = name.strip().lower()
         if name in _LIST_TAGS:
             out.add("\n" + _LIST)
-            if node.contents is not None and not node.wiki_markup:
-                self.nodes(node.contents.nodes, anchors)
+            if contents is not None and not wiki_markup:
+                self.nodes(contents, anchors)
                 out.add("\n")
             return
         if name == "br":
             out.add("\n")
             return
-        if node.self_closing or node.contents is None:
+        if self_closing or contents is None:
             return
         if name in _KEEP_TAGS:
-            self.nodes(node.contents.nodes, anchors)
+            self.nodes(contents, anchors)
         elif name in _BLOCK_TAGS:
             out.add("\n\n")
-            self.nodes(node.contents.nodes, anchors)
+            self.nodes(contents, anchors)
             out.add("\n\n")
         elif name == "table":
             out.add("\n\n")
@@ -427,6 +617,39 @@ class _Converter:
                 out.add(" ".join(vals[:4]))
             elif len(vals) >= 2:
                 out.add(f"{vals[0]} {vals[1]}")
+
+
+def _collapse_whitespace(para: str) -> Tuple[str, List[Tuple[int, int, str]]]:
+    """Collapse whitespace runs to one space (none at the ends, before , . ; : ! ? ) ] or after ( [).
+
+    para (str): The paragraph text (``\x01`` list markers count as whitespace).
+    RETURNS (Tuple[str, List[Tuple[int, int, str]]]): The new text and the changes made,
+        ``(start, end, replacement)`` in the old text, in order.
+    """
+    changes: List[Tuple[int, int, str]] = []
+    n = len(para)
+    for m in _CHANGE_RE.finditer(para):
+        cs, ce = m.span()
+        if cs == 0 or ce == n or para[ce] in _NO_SPACE_BEFORE or para[cs - 1] in "([":
+            rep = ""
+        else:
+            rep = " "
+        if rep != m.group(0):
+            changes.append((cs, ce, rep))
+    if n and para[0] == " " and not (changes and changes[0][0] == 0):
+        changes.insert(0, (0, 1, ""))
+    if n and para[-1] == " " and not (changes and changes[-1][1] == n):
+        changes.append((n - 1, n, ""))
+    if not changes:
+        return para, changes
+    pieces: List[str] = []
+    last = 0
+    for cs, ce, rep in changes:
+        pieces.append(para[last:cs])
+        pieces.append(rep)
+        last = ce
+    pieces.append(para[last:])
+    return "".join(pieces), changes
 
 
 def _paragraphs(
@@ -477,29 +700,8 @@ def _paragraphs(
                 return " " * (me - ms)
 
             para = _EMPTY_PARENS_RE.sub(blank, para)
-        # 3. collapse whitespace (one space; none at the ends, before , . ; : ! ? ) ] or after ( [),
-        # recording each change to map anchor offsets
-        changes: List[Tuple[int, int, str]] = []
-        n = len(para)
-        for m in _CHANGE_RE.finditer(para):
-            cs, ce = m.span()
-            if cs == 0 or ce == n or para[ce] in _NO_SPACE_BEFORE or para[cs - 1] in "([":
-                rep = ""
-            else:
-                rep = " "
-            if rep != m.group(0):
-                changes.append((cs, ce, rep))
-        if changes:
-            pieces: List[str] = []
-            last = 0
-            for cs, ce, rep in changes:
-                pieces.append(para[last:cs])
-                pieces.append(rep)
-                last = ce
-            pieces.append(para[last:])
-            text = "".join(pieces)
-        else:
-            text = para
+        # 3. collapse whitespace, recording each change to map anchor offsets
+        text, changes = _collapse_whitespace(para)
         if not text or not _LETTER_RE.search(text) or text.count(" ") + 1 < min_words:
             continue
         c_starts = [c[0] for c in changes]
@@ -576,6 +778,19 @@ def _prestrip(wikitext: str) -> str:
     return "".join(pieces)
 
 
+def _parse(wikitext: str) -> List:
+    """The page as a light node tree (:class:`_LightTree`) over mwparserfromhell's tokens; a
+    token stream the light tree does not expect is built by mwparserfromhell itself."""
+    import mwparserfromhell
+    from mwparserfromhell.parser import Parser
+
+    tokens = Parser()._tokenizer.tokenize(wikitext, 0, False)
+    try:
+        return _LightTree(tokens).build()
+    except (ValueError, IndexError, KeyError):
+        return mwparserfromhell.parse(wikitext, skip_style_tags=False).nodes
+
+
 def wikitext_to_paragraphs(
     wikitext: str, title: str = "", *, keep_lists: bool = False, min_words: int = 3
 ) -> List[Tuple[str, List[Anchor]]]:
@@ -591,12 +806,9 @@ def wikitext_to_paragraphs(
     """
     if not wikitext or _REDIRECT_RE.match(wikitext):
         return []
-    import mwparserfromhell
-
     try:
-        code = mwparserfromhell.parse(_prestrip(wikitext), skip_style_tags=False)
         conv = _Converter(keep_lists)
-        conv.nodes(code.nodes, anchors=True, top=True)
+        conv.nodes(_parse(_prestrip(wikitext)), anchors=True, top=True)
         return _paragraphs(conv.out.text(), conv.out.anchors, keep_lists, min_words)
     except RecursionError:
         raise WikitextError(f"page '{title}': the wikitext is nested too deeply to convert", title) from None

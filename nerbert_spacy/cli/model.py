@@ -1,14 +1,17 @@
 """``nerbert model``: encoder folders for the NER-BERT configs (tiny random BERT,
 the offline MiniLM, Hugging Face models, the encoder of a trained pipeline) and
-a summary of a trained NER-BERT pipeline."""
+a summary of a trained NER-BERT pipeline; Hugging Face token-classification
+checkpoints both ways, and temperature calibration."""
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from ..errors import NerbertError
 
 app = typer.Typer(
-    help="Encoders for paths.encoder (tiny BERT, offline MiniLM, HF models, NER-BERT's own) and pipeline info.",
+    help="Encoders for paths.encoder (tiny BERT, offline MiniLM, HF models, NER-BERT's own), pipeline info, "
+    "Hugging Face token-classification checkpoints both ways, temperature calibration.",
     no_args_is_help=True,
 )
 
@@ -96,3 +99,87 @@ def info(
     perf = nlp.meta.get("performance") or {}
     if perf.get("ents_f") is not None:
         typer.echo(f"dev:       ents_f {perf['ents_f']:.4f}  ents_p {perf.get('ents_p', 0):.4f}  ents_r {perf.get('ents_r', 0):.4f}")
+
+
+@app.command("export-hf")
+def export_hf_cmd(
+    pipeline: Path = typer.Argument(..., help="A trained pipeline folder with a transformer and a bio_tagger"),
+    output_dir: Path = typer.Argument(..., help="Folder for the Hugging Face token-classification checkpoint"),
+    check: Optional[Path] = typer.Option(
+        None, "--check", help="A DocBin (.spacy): compare the checkpoint's first-sub-word probabilities with the pipeline's"
+    ),
+    check_limit: int = typer.Option(50, "--check-limit", help="Compare on at most this many docs of --check"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+) -> None:
+    """Write the pipeline as a checkpoint that AutoModelForTokenClassification loads (BIO tags as id2label)."""
+    from ..hf import export_and_check
+
+    try:
+        info, check_result = export_and_check(pipeline, output_dir, check=check, check_limit=check_limit, force=force)
+    except NerbertError as err:
+        _fail(err)
+        return
+    typer.echo(
+        f"wrote {info['architecture']} ({info['parameters']:,} parameters, {len(info['tags'])} BIO tags, "
+        f"temperature {info['temperature']:g} folded into the classifier) to {output_dir}"
+    )
+    if check_result is not None:
+        typer.echo(
+            f"check: {check_result['tokens']} tokens of {check_result['docs']} docs, max |p_hf - p_spacy| = "
+            f"{check_result['max_abs_diff']:.2e}, arg-max agreement {check_result['argmax_agreement']:.4f}"
+        )
+
+
+@app.command("import-hf")
+def import_hf_cmd(
+    hf_dir: Path = typer.Argument(..., help="A Hugging Face token-classification checkpoint folder (BIO labels)"),
+    output_dir: Path = typer.Argument(..., help="Folder for the spaCy pipeline (transformer + bio_tagger)"),
+    lang: str = typer.Option("en", "--lang", help="Language of the spaCy tokenizer"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+) -> None:
+    """Build a NER-BERT pipeline from a checkpoint's encoder, BIO labels and head weights."""
+    from ..hf import import_hf
+
+    try:
+        info = import_hf(hf_dir, output_dir, lang=lang, force=force)
+    except NerbertError as err:
+        _fail(err)
+        return
+    typer.echo(
+        f"wrote pipeline transformer -> bio_tagger ({info['architecture']}, hidden {info['hidden_size']}, "
+        f"{len(info['labels'])} labels: {', '.join(info['labels'][:20])}{' ...' if len(info['labels']) > 20 else ''}) "
+        f"to {output_dir}"
+    )
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    pipeline: Path = typer.Argument(..., help="A trained pipeline folder with a bio_tagger"),
+    dev: Path = typer.Argument(..., help="Gold DocBin (.spacy) to fit the temperature on"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Save the calibrated pipeline here (default: in place)"),
+    eval_path: Optional[Path] = typer.Option(None, "--eval", help="Another gold DocBin to report the ECE on (e.g. test)"),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the report as JSON here"),
+) -> None:
+    """Fit one softmax temperature on dev (token NLL), store it in the config, report entity ECE before/after."""
+    from ..calibration import calibrate_pipeline
+    from ..util import write_json_atomic
+
+    try:
+        result = calibrate_pipeline(pipeline, dev, output, eval_path=eval_path)
+        if report is not None:
+            write_json_atomic(report, result)
+    except NerbertError as err:
+        _fail(err)
+        return
+    typer.echo(f"temperature {result['temperature']:g} (was {result['previous_temperature']:g}) -> {result['output']}")
+    for name in ("dev", "eval"):
+        if name not in result:
+            continue
+        before, after = result[name]["before"], result[name]["after"]
+        typer.echo(
+            f"{name}: {after['entities']} entities (accuracy {after['accuracy']:.3f}), ECE {before['ece']:.4f} -> "
+            f"{after['ece']:.4f}, mean confidence {before['mean_confidence']:.3f} -> {after['mean_confidence']:.3f}, "
+            f"token NLL {before['nll']:.4f} -> {after['nll']:.4f}"
+        )
+    if result["dev"].get("unknown_labels"):
+        typer.echo(f"note: dev labels the tagger does not know were left out: {', '.join(result['dev']['unknown_labels'])}")

@@ -6,10 +6,16 @@ labels come from the training data at ``initialize`` and are saved with the
 pipeline. Prediction decodes each document with BIO-constrained Viterbi (so
 no ``I-X`` ever follows ``O`` or another type), writes ``doc.ents`` and a span
 group ``doc.spans[spans_key]`` whose ``attrs["scores"]`` holds one confidence
-per entity. It is not spaCy's transition-based ``ner``.
+per entity and ``attrs["min_margin"]`` the smallest gap between a token's two
+most likely tags (how unsure the model is where it predicts nothing). The
+``temperature`` setting divides the logits before the softmax (1.0 = the raw
+model; ``nerbert model calibrate`` fits it on dev data and writes it into the
+pipeline's config); it changes the probabilities and the confidences, never
+the decoded tags. It is not spaCy's transition-based ``ner``.
 """
+import math
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -76,6 +82,7 @@ def bio_score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         "model": _default_model(),
         "spans_key": DEFAULT_SPANS_KEY,
         "confidence": "mean",
+        "temperature": 1.0,
         "scorer": {"@scorers": "nerbert.bio_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -87,6 +94,7 @@ def make_bio_tagger(
     spans_key: str,
     confidence: str,
     scorer: Optional[Callable],
+    temperature: float = 1.0,
 ) -> "BioTagger":
     """Create a ``bio_tagger`` (NER-BERT's linear BIO head).
 
@@ -97,10 +105,18 @@ def make_bio_tagger(
     confidence (str): ``"mean"`` or ``"min"`` of the chosen tags'
         probabilities over an entity's tokens.
     scorer (Optional[Callable]): Scoring method (``nerbert.bio_scorer.v1``).
+    temperature (float): Softmax temperature (logits / T); 1.0 leaves the
+        model's probabilities as trained, ``nerbert model calibrate`` sets it.
     RETURNS (BioTagger): The component.
     """
     return BioTagger(
-        nlp.vocab, model, name, spans_key=spans_key, confidence=confidence, scorer=scorer
+        nlp.vocab,
+        model,
+        name,
+        spans_key=spans_key,
+        confidence=confidence,
+        scorer=scorer,
+        temperature=temperature,
     )
 
 
@@ -116,6 +132,7 @@ class BioTagger(TrainablePipe):
         spans_key: str = DEFAULT_SPANS_KEY,
         confidence: str = "mean",
         scorer: Optional[Callable] = bio_score,
+        temperature: float = 1.0,
     ) -> None:
         """Initialise the component.
 
@@ -125,9 +142,12 @@ class BioTagger(TrainablePipe):
         spans_key (str): Span group written at prediction.
         confidence (str): ``"mean"`` or ``"min"`` entity confidence.
         scorer (Optional[Callable]): Scoring method.
+        temperature (float): Softmax temperature (> 0; 1.0 = uncalibrated).
         """
         if confidence not in ("mean", "min"):
             raise NerbertError(f"bio_tagger confidence must be 'mean' or 'min', not {confidence!r}")
+        if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
+            raise NerbertError(f"bio_tagger temperature must be a positive number, not {temperature!r}")
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -137,6 +157,25 @@ class BioTagger(TrainablePipe):
             "spans_key": spans_key,
             "confidence": confidence,
         }
+        self.temperature = float(temperature)
+        self._apply_temperature()
+
+    def _apply_temperature(self) -> None:
+        """Put the configured temperature into the softmax layer (the config wins
+        over the value saved with the model weights)."""
+        self.model.get_ref("output_layer").attrs["softmax_temperature"] = self.temperature
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "BioTagger":
+        """Load the component; the temperature stays the configured one."""
+        super().from_bytes(bytes_data, exclude=exclude)
+        self._apply_temperature()
+        return self
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "BioTagger":
+        """Load the component; the temperature stays the configured one."""
+        super().from_disk(path, exclude=exclude)
+        self._apply_temperature()
+        return self
 
     # ---- labels -----------------------------------------------------------
     @property
@@ -270,7 +309,9 @@ class BioTagger(TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
         """Decode valid BIO, write ``doc.ents`` and ``doc.spans[spans_key]``
-        (with ``attrs["scores"]``: one confidence per entity).
+        (with ``attrs["scores"]``: one confidence per entity, and, for a doc
+        with tokens, ``attrs["min_margin"]``: the smallest difference between a
+        token's two most likely tags).
 
         docs (Iterable[Doc]): The documents.
         scores (List[Floats2d]): Output of :meth:`predict`.
@@ -285,3 +326,56 @@ class BioTagger(TrainablePipe):
             doc.ents = spans
             doc.spans[key] = spans
             doc.spans[key].attrs["scores"] = [round(score, 6) for *_, score in ents]
+            if len(doc):
+                doc.spans[key].attrs["min_margin"] = round(min_token_margin(probs[: len(doc)]), 6)
+
+
+def min_token_margin(probs: numpy.ndarray) -> float:
+    """The smallest gap between the two most likely tags of any token.
+
+    probs (numpy.ndarray): ``(n_tokens, n_tags)`` probabilities, ``n_tokens >= 1``.
+    RETURNS (float): ``min over tokens of p(best) - p(second best)``; 1.0 with one tag.
+    """
+    if probs.shape[1] < 2:
+        return 1.0
+    top2 = numpy.sort(probs, axis=1)[:, -2:]
+    return float((top2[:, 1] - top2[:, 0]).min())
+
+
+def tag_scores(nlp: Language, docs: Sequence[Doc], *, logits: bool = False) -> Tuple["BioTagger", List[numpy.ndarray]]:
+    """Run ``nlp`` up to its ``bio_tagger`` and return the tagger's outputs.
+
+    The components before the tagger (the transformer) annotate ``docs`` in
+    place; the tagger and everything after it do not run.
+
+    nlp (Language): A pipeline with a ``bio_tagger``.
+    docs (Sequence[Doc]): The documents (tokenised, not yet processed).
+    logits (bool): Return the logits (no softmax, no temperature) instead of
+        the probabilities the tagger predicts.
+    RETURNS (Tuple[BioTagger, List[numpy.ndarray]]): The tagger and one
+        ``(n_tokens, n_tags)`` float32 array per doc (empty docs give ``(0, n_tags)``).
+    """
+    name = next((n for n, proc in nlp.pipeline if isinstance(proc, BioTagger)), None)
+    if name is None:
+        raise NerbertError("the pipeline has no bio_tagger component")
+    tagger: BioTagger = nlp.get_pipe(name)
+    docs = list(docs)
+    for proc_name, proc in nlp.pipeline:
+        if proc_name == name:
+            break
+        docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
+    n_tags = len(tagger.tags)
+    out = [numpy.zeros((0, n_tags), dtype="float32") for _ in docs]
+    filled = [i for i, doc in enumerate(docs) if len(doc)]
+    if not filled:
+        return tagger, out
+    layer = tagger.model.get_ref("output_layer")
+    normalize = layer.attrs["softmax_normalize"]
+    layer.attrs["softmax_normalize"] = not logits
+    try:
+        predicted = tagger.model.predict([docs[i] for i in filled])
+    finally:
+        layer.attrs["softmax_normalize"] = normalize
+    for i, scores in zip(filled, predicted):
+        out[i] = numpy.asarray(tagger.model.ops.to_numpy(scores), dtype="float32")[: len(docs[i])]
+    return tagger, out

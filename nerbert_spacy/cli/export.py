@@ -63,6 +63,12 @@ def register(app: typer.Typer) -> None:
             help="labelstudio/brat: label set of the labelling config, a file (one a line, or JSON) or 'a,b,c' "
             "(default: the pipeline's labels, else the corpus's)",
         ),
+        order: Optional[str] = typer.Option(
+            None,
+            "--order",
+            help="prodigy/labelstudio: 'uncertainty' (least confident entity, else smallest token margin, first) "
+            "or 'file'; writes each task's score (Label Studio predictions[].score, Prodigy meta.score)",
+        ),
     ) -> None:
         """Export weak labels or a pipeline's predictions to an annotation tool's format."""
         import spacy
@@ -94,11 +100,13 @@ def register(app: typer.Typer) -> None:
                 lang=lang,
                 text_unit=text_unit,
                 labels=label_list,
+                order=order,
                 **opts,
             )
         shown = {k: v for k, v in stats.items() if k not in ("docs", "spans") and not k.startswith("label")}
         extra = "".join(f", {k}: {v}" for k, v in shown.items() if v)
-        typer.echo(f"wrote {stats['docs']} docs, {stats['spans']} spans as {fmt} to {output}{extra}")
+        ordered = f" in {order} order" if order is not None else ""
+        typer.echo(f"wrote {stats['docs']} docs, {stats['spans']} spans as {fmt}{ordered} to {output}{extra}")
         if f.label_config:
             from ..export.labelstudio import config_path_for
 

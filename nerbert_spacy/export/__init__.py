@@ -4,7 +4,10 @@ BRAT and CoNLL, and import those tools' files back into DocBins.
 Each format module has ``write(docs, path, **opts) -> stats`` and
 ``read(path, nlp_or_vocab, **opts) -> (docs, report)``; :data:`FORMATS` maps
 format names to them. :func:`export_docs` and :func:`import_docs` are what the
-``nerbert export`` / ``nerbert import`` commands call.
+``nerbert export`` / ``nerbert import`` commands call. Every exported span
+carries its provenance (the labelling sources that proposed it); Prodigy and
+Label Studio tasks can be ordered by the model's uncertainty and carry a task
+score (:data:`~.base.ORDERS`).
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +15,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 from ..errors import NerbertError
 from . import brat, conll, doccano, labelstudio, prodigy
-from .base import ImportReport, all_spans, check_output, corpus_labels, pipeline_labels, writing
+from .base import ORDERS, ImportReport, all_spans, check_output, corpus_labels, order_docs, pipeline_labels
+from .base import span_provenance, uncertainty_score, writing
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class Format:
     suffix: str  # default output suffix ("" = a folder)
     description: str
     label_config: bool = False  # writes a labelling config listing the label set (``labels=``)
+    task_score: bool = False  # takes a task order and writes a task score (``order=``, ``model=``)
 
 
 FORMATS: Dict[str, Format] = {
@@ -33,6 +38,7 @@ FORMATS: Dict[str, Format] = {
         m.SUFFIX,
         (m.__doc__ or "").strip().splitlines()[0],
         getattr(m, "LABEL_CONFIG", False),
+        getattr(m, "TASK_SCORE", False),
     )
     for m in (prodigy, labelstudio, doccano, brat, conll)
 }
@@ -63,6 +69,12 @@ def _docbin_paths(path: Path) -> List[Path]:
             raise NerbertError("folder holds no .spacy files", path)
         return paths
     return [path]
+
+
+def pipeline_name(nlp) -> str:
+    """``lang_name-version`` of a pipeline (as ``spacy package`` names it), for provenance."""
+    meta = nlp.meta
+    return f"{meta.get('lang', nlp.lang)}_{meta.get('name', 'pipeline')}-{meta.get('version', '0.0.0')}"
 
 
 def read_texts(path: Union[str, Path], text_unit: str = "line") -> Iterator[Tuple[str, Dict[str, Any]]]:
@@ -188,6 +200,7 @@ def export_docs(
     lang: str = "en",
     text_unit: str = "line",
     labels: Optional[Iterable[str]] = None,
+    order: Optional[str] = None,
     **opts,
 ) -> Dict[str, Any]:
     """Export the docs of ``input_path`` (see :func:`load_docs`) to ``fmt`` at ``output``.
@@ -198,6 +211,9 @@ def export_docs(
 
     labels (Optional[Iterable[str]]): The label set for the labelling config
         (wins over the pipeline's and the corpus's); only for formats that write one.
+    order (Optional[str]): ``"file"`` or ``"uncertainty"``: write each task's
+        uncertainty score, and with ``"uncertainty"`` the least confident task
+        first (:func:`~.base.order_docs`); only for formats with a task score.
     RETURNS (Dict[str, Any]): The writer's stats (``docs``, ``spans``, ...); with a
         labelling config also ``labels``, ``labels_not_in_set`` and ``label_source``.
     """
@@ -207,9 +223,17 @@ def export_docs(
         raise NerbertError(
             f"a label set is only used by the formats that write a labelling config ({names}), not {fmt}"
         )
+    if order is not None and not f.task_score:
+        names = ", ".join(n for n, x in FORMATS.items() if x.task_score)
+        raise NerbertError(f"a task order is only written by the formats with a task score ({names}), not {fmt}")
+    if order is not None and order not in ORDERS:
+        raise NerbertError(f"unknown task order {order!r}; choose one of {', '.join(ORDERS)}")
     check_output(output, folder=not f.suffix)
     if nlp is None and model is not None:
         nlp = load_pipeline(model)
+    if f.task_score:
+        opts["order"] = order
+        opts["model"] = pipeline_name(nlp) if nlp is not None else None
     source = None
     if f.label_config:
         labels, source = label_set_for(input_path, nlp, labels)
@@ -264,6 +288,7 @@ __all__ = [
     "FORMATS",
     "Format",
     "ImportReport",
+    "ORDERS",
     "all_spans",
     "export_docs",
     "get_format",
@@ -271,5 +296,9 @@ __all__ = [
     "label_set_for",
     "load_docs",
     "load_pipeline",
+    "order_docs",
+    "pipeline_name",
     "read_texts",
+    "span_provenance",
+    "uncertainty_score",
 ]

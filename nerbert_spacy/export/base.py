@@ -1,7 +1,10 @@
 """Shared pieces of the annotation-tool exporters and importers.
 
 Exporters turn ``Doc`` objects into character spans (``ExportSpan``) with an
-optional confidence; importers turn character spans back into ``Doc`` objects
+optional confidence and their provenance (which labelling sources proposed
+them: the model, Wikipedia anchors typed by a DBpedia class or left ENTITY,
+the gazetteer), and can order the tasks by how unsure the model is
+(:func:`order_docs`); importers turn character spans back into ``Doc`` objects
 through :func:`build_doc`, which never drops a span silently: every span that
 could not be placed, had to be moved, or overlaps another is recorded in an
 :class:`ImportReport` with the file, the record number and what happened.
@@ -31,6 +34,14 @@ NlpSource = Union[Language, Vocab, str, None]
 SCORES_KEY = "bio_tagger"
 #: Span group that importers fill with every span involved in an overlap.
 OVERLAPS_KEY = "import_overlaps"
+#: Span groups that hold a labelling source, and the kind of source: Wikipedia
+#: anchors (``corpus/annotate.py``), the DBpedia gazetteer and the model
+#: (``pipeline/weak_labeller.py``, ``bio_tagger``). Any other group with
+#: ``attrs["scores"]`` counts as a model too.
+PROVENANCE_GROUPS = {"anchors": "anchor", "dbpedia_gazetteer": "gazetteer", SCORES_KEY: "model"}
+#: Task orders of the exporters that write a task score: as in the input, or
+#: least confident first (:func:`uncertainty_score`).
+ORDERS = ("file", "uncertainty")
 
 # Kinds of report entries.
 MISALIGNED = "misaligned"  # span edges are not token edges: skipped
@@ -137,6 +148,7 @@ class ExportSpan:
     text: str
     score: Optional[float] = None
     kb_id: str = ""
+    provenance: List[Dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -150,6 +162,7 @@ class CharSpan:
     kb_id: str = ""
     token_start: Optional[int] = None  # Prodigy: inclusive token indices
     token_end: Optional[int] = None
+    provenance: List[Dict[str, Any]] = field(default_factory=list)  # see :func:`span_provenance`
 
 
 @dataclass
@@ -177,14 +190,70 @@ def _score_lookup(doc: Doc, key: str) -> Dict[Tuple[int, int, str], float]:
     return {(s.start, s.end, s.label_): float(sc) for s, sc in zip(group, scores)}
 
 
-def export_spans(doc: Doc, spans_key: Optional[str] = None, scores_key: str = SCORES_KEY) -> List[ExportSpan]:
-    """The spans of ``doc`` to export, sorted by position, with confidences.
+def _source_groups(doc: Doc) -> List[Tuple[str, str]]:
+    """``(group, kind)`` of the span groups of ``doc`` that hold a labelling source."""
+    found = []
+    for key in sorted(doc.spans):
+        kind = PROVENANCE_GROUPS.get(key)
+        if kind is None and doc.spans[key].attrs.get("scores") is not None:
+            kind = "model"
+        if kind is not None:
+            found.append((key, kind))
+    return found
+
+
+def span_provenance(doc: Doc, start: int, end: int, model: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Which labelling sources proposed a span with these tokens, one entry per source.
+
+    Each entry has ``source`` (``"model"``, ``"anchor"`` or ``"gazetteer"``),
+    ``group`` (the ``doc.spans`` key it came from) and that source's ``label``;
+    an anchor also has ``typed_by`` (``"dbpedia_class"``, or ``"ENTITY"`` for
+    a target with no class in the label set) and its ``kb_id`` (the target
+    title); a model entry its ``score`` and ``model`` name when known (the
+    ``model`` argument, else the group's ``attrs["model"]``).
+
+    doc (Doc): The document.
+    start (int): First token.
+    end (int): Token after the last.
+    model (Optional[str]): Name of the pipeline that made the model's spans.
+    RETURNS (List[Dict[str, Any]]): The entries, by group name.
+    """
+    from ..labels import ENTITY
+
+    out: List[Dict[str, Any]] = []
+    for key, kind in _source_groups(doc):
+        group = doc.spans[key]
+        scores = group.attrs.get("scores")
+        for i, span in enumerate(group):
+            if span.start != start or span.end != end:
+                continue
+            entry: Dict[str, Any] = {"source": kind, "group": key, "label": span.label_}
+            if kind == "anchor":
+                entry["typed_by"] = ENTITY if span.label_ == ENTITY else "dbpedia_class"
+            if span.kb_id_:
+                entry["kb_id"] = span.kb_id_
+            if kind == "model":
+                if scores is not None and len(scores) == len(group):
+                    entry["score"] = round(float(scores[i]), 6)
+                name = model or group.attrs.get("model")
+                if name:
+                    entry["model"] = str(name)
+            out.append(entry)
+    return out
+
+
+def export_spans(
+    doc: Doc, spans_key: Optional[str] = None, scores_key: str = SCORES_KEY, model: Optional[str] = None
+) -> List[ExportSpan]:
+    """The spans of ``doc`` to export, sorted by position, with confidences and provenance.
 
     doc (Doc): The document.
     spans_key (Optional[str]): Export ``doc.spans[spans_key]`` (may overlap);
         None exports ``doc.ents``. A missing group exports nothing.
     scores_key (str): Span group whose ``attrs["scores"]`` gives confidences
         (matched by token offsets and label); the exported group's own scores win.
+    model (Optional[str]): Name of the pipeline that made the model's spans
+        (for the provenance, see :func:`span_provenance`).
     RETURNS (List[ExportSpan]): The spans.
     """
     if spans_key is None:
@@ -208,10 +277,56 @@ def export_spans(doc: Doc, spans_key: Optional[str] = None, scores_key: str = SC
                 text=s.text,
                 score=score,
                 kb_id=s.kb_id_,
+                provenance=span_provenance(doc, s.start, s.end, model),
             )
         )
     out.sort(key=lambda e: (e.start, -e.end, e.label))
     return out
+
+
+def uncertainty_score(doc: Doc, spans_key: Optional[str] = None, scores_key: str = SCORES_KEY) -> Optional[float]:
+    """How sure the model is about ``doc``: lower is less sure.
+
+    The confidence of the least confident exported entity that has one; for a
+    doc without such an entity, the smallest margin between a token's two most
+    likely tags (``doc.spans[scores_key].attrs["min_margin"]``, written by the
+    ``bio_tagger``); None when neither is known (weak labels only, empty doc).
+
+    doc (Doc): The document.
+    spans_key (Optional[str]): The exported span group (None: ``doc.ents``).
+    scores_key (str): The model's span group.
+    RETURNS (Optional[float]): The score.
+    """
+    scores = [s.score for s in export_spans(doc, spans_key, scores_key) if s.score is not None]
+    if scores:
+        return float(min(scores))
+    margin = doc.spans[scores_key].attrs.get("min_margin") if scores_key in doc.spans else None
+    return float(margin) if margin is not None else None
+
+
+def order_docs(
+    docs: Iterable[Doc], order: Optional[str], spans_key: Optional[str] = None
+) -> Iterator[Tuple[int, Doc, Optional[float]]]:
+    """The docs as ``(index in the input, doc, task score)`` in the order to write them.
+
+    docs (Iterable[Doc]): The documents.
+    order (Optional[str]): None (input order, no score: docs are streamed),
+        ``"file"`` (input order, with :func:`uncertainty_score`) or
+        ``"uncertainty"`` (lowest score first, docs without a score last, ties
+        in input order).
+    spans_key (Optional[str]): The exported span group (None: ``doc.ents``).
+    YIELDS (Tuple[int, Doc, Optional[float]]): The docs.
+    """
+    if order is None:
+        yield from ((i, doc, None) for i, doc in enumerate(docs))
+        return
+    if order not in ORDERS:
+        raise NerbertError(f"unknown task order {order!r}; choose one of {', '.join(ORDERS)}")
+    scored = ((i, doc, uncertainty_score(doc, spans_key)) for i, doc in enumerate(docs))
+    if order == "file":
+        yield from scored
+        return
+    yield from sorted(scored, key=lambda t: (t[2] is None, t[2] if t[2] is not None else 0.0, t[0]))
 
 
 def json_safe_user_data(doc: Doc) -> Dict[str, Any]:
@@ -444,6 +559,51 @@ def _utf16_span(text: str, start: int, end: int, shown: str) -> Optional[Tuple[i
     return conv if conv is not None and text[conv[0] : conv[1]] == shown else None
 
 
+def read_provenance(value: Any, file: PathLike, record: int, what: str, report: "ImportReport") -> List[Dict[str, Any]]:
+    """The provenance entries of an imported span (see :func:`span_provenance`).
+
+    Entries that are not objects with a string ``group`` are left out and reported.
+
+    value (Any): The span's ``provenance`` field (None when absent).
+    file (str | Path): For the report.
+    record (int): For the report.
+    what (str): The span, for the report ("span 2", "result item 0").
+    report (ImportReport): Collects issues.
+    RETURNS (List[Dict[str, Any]]): The usable entries.
+    """
+    if value is None:
+        return []
+    entries = value if isinstance(value, list) else [value]
+    good = [e for e in entries if isinstance(e, dict) and isinstance(e.get("group"), str) and e["group"]]
+    if len(good) != len(entries):
+        report.add(file, record, INVALID, f"{what}: {len(entries) - len(good)} provenance entries without a 'group'; left out")
+    return good
+
+
+def _restore_sources(doc: Doc, placed: Sequence[Tuple[Span, CharSpan]]) -> None:
+    """Put each placed span back into the span groups its provenance names
+    (with the source's label, kb_id, and the model's scores and name)."""
+    groups: Dict[str, List[Tuple[Span, Optional[float]]]] = {}
+    models: Dict[str, str] = {}
+    for span, cs in placed:
+        for entry in cs.provenance:
+            label = str(entry.get("label") or span.label_)
+            kb_id = str(entry.get("kb_id") or "")
+            score = entry.get("score")
+            item = Span(doc, span.start, span.end, label=label, kb_id=kb_id)
+            groups.setdefault(entry["group"], []).append((item, float(score) if isinstance(score, (int, float)) else None))
+            if entry.get("model"):
+                models[entry["group"]] = str(entry["model"])
+    for key, items in groups.items():
+        items.sort(key=lambda x: (x[0].start, x[0].end, x[0].label_))
+        doc.spans[key] = [span for span, _ in items]
+        scores = [score for _, score in items]
+        if all(score is not None for score in scores):
+            doc.spans[key].attrs["scores"] = scores
+        if key in models:
+            doc.spans[key].attrs["model"] = models[key]
+
+
 def _fmt(span: Span) -> str:
     return f"{span.text!r} [{span.start_char}:{span.end_char}] {span.label_}"
 
@@ -469,6 +629,8 @@ def build_doc(
     non-overlapping choice (longest first, then earliest). Misaligned spans
     are skipped, or snapped outwards to token edges when ``snap`` is True.
     Everything not taken as is becomes an entry of ``report``.
+    A span with a provenance also goes back into the span groups its entries
+    name (see :func:`span_provenance`), so the sources survive a round trip.
 
     nlp (Language): Its tokenizer makes the Doc (unless ``words`` are given).
     text (str): The document text.
@@ -493,6 +655,7 @@ def build_doc(
     if doc is None:
         doc = nlp.make_doc(text)
     placed: List[Span] = []
+    sources: List[Tuple[Span, CharSpan]] = []
     seen = set()
     for cs in spans:
         start, end, label = cs.start, cs.end, cs.label
@@ -569,6 +732,8 @@ def build_doc(
             continue
         seen.add(key)
         placed.append(span)
+        if cs.provenance:
+            sources.append((span, cs))
     chosen = filter_spans(placed)
     chosen_keys = {(s.start, s.end, s.label_) for s in chosen}
     overlapping = []
@@ -589,6 +754,8 @@ def build_doc(
         doc.spans[OVERLAPS_KEY] = sorted(overlapping, key=lambda s: (s.start, s.end, s.label_))
     if spans_key:
         doc.spans[spans_key] = sorted(placed, key=lambda s: (s.start, s.end, s.label_))
+    if sources:
+        _restore_sources(doc, sources)
     if user_data:
         doc.user_data.update(user_data)
     report.docs += 1

@@ -3,12 +3,15 @@
 ``write`` produces a JSON list of tasks (``data.text`` plus ``data.meta``) whose
 ``predictions`` hold one ``result`` item per span
 (``{"from_name": "label", "to_name": "text", "type": "labels", "value":
-{"start", "end", "text", "labels": [..]}}``, with its ``score``) and an overall
-prediction score (the mean), and beside it the matching labelling config
+{"start", "end", "text", "labels": [..]}}``, with its ``score`` and, in its
+``meta``, ``kb_id`` and ``provenance``) and an overall prediction score (the
+mean; with a task order, the task's uncertainty score: the least confident
+entity, else the smallest token margin, so Label Studio can sort by it), and beside it the matching labelling config
 (``<View><Labels name="label" toName="text">...</Labels><Text name="text"
 value="$text"/></View>``). ``read`` takes Label Studio's JSON export (tasks with
 ``annotations[].result``): the latest annotation that was not cancelled wins;
-tasks without one fall back to ``predictions`` only if asked.
+tasks without one fall back to ``predictions`` only if asked. Span provenance
+is read back into the span groups it names.
 """
 from functools import partial
 from pathlib import Path
@@ -21,11 +24,13 @@ from ..errors import NerbertError, require_file
 from ..util import write_json_atomic, write_text_atomic
 from .base import CANCELLED, FROM_PREDICTIONS, INVALID, NO_ANNOTATION, UNSUPPORTED, CharSpan, ImportReport
 from .base import NlpSource, PathLike, ReadResult, RecordInput
-from .base import LabelSet, check_output, export_spans, import_records, json_safe_user_data, read_json
+from .base import LabelSet, check_output, export_spans, import_records, json_safe_user_data, order_docs, read_json
+from .base import read_provenance
 
 NAME = "labelstudio"
 SUFFIX = ".json"
 LABEL_CONFIG = True  # writes a labelling config that lists the label set
+TASK_SCORE = True  # writes a task score (predictions[].score) and takes a task order
 FROM_NAME = "label"
 TO_NAME = "text"
 MULTIPLE = "multiple_annotations"  # report kind: several live annotations, the latest was used
@@ -54,11 +59,21 @@ def doc_to_task(
     index: int = 0,
     model_version: str = "nerbert",
     label_set: Optional[LabelSet] = None,
+    score: Optional[float] = None,
+    position: Optional[int] = None,
+    model: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """One Label Studio task for ``doc``; its labels are noted in ``label_set`` if given."""
+    """One Label Studio task for ``doc``; its labels are noted in ``label_set`` if given.
+
+    score (Optional[float]): The task score for ``predictions[0].score``
+        (default: the mean of the span scores).
+    position (Optional[int]): Place of the task in an ordered output: it
+        becomes the task id, and ``index`` goes to ``data.meta.doc_index``.
+    model (Optional[str]): Name of the pipeline, for the model spans' provenance.
+    """
     result = []
     scores = []
-    spans = export_spans(doc, spans_key)
+    spans = export_spans(doc, spans_key, model=model)
     if label_set is not None:
         label_set.add(doc, spans)
     for j, s in enumerate(spans):
@@ -72,17 +87,24 @@ def doc_to_task(
         if s.score is not None:
             item["score"] = round(s.score, 6)
             scores.append(s.score)
-        if s.kb_id:
-            item["meta"] = {"kb_id": s.kb_id}
+        extra: Dict[str, Any] = {"kb_id": s.kb_id} if s.kb_id else {}
+        if s.provenance:
+            extra["provenance"] = s.provenance
+        if extra:
+            item["meta"] = extra
         result.append(item)
     data: Dict[str, Any] = {"text": doc.text}
     meta = json_safe_user_data(doc)
+    if position is not None:
+        meta["doc_index"] = index
     if meta:
         data["meta"] = meta
     prediction: Dict[str, Any] = {"model_version": model_version, "result": result}
-    if scores:
+    if score is not None:
+        prediction["score"] = round(score, 6)
+    elif scores:
         prediction["score"] = round(sum(scores) / len(scores), 6)
-    return {"id": index + 1, "data": data, "predictions": [prediction]}
+    return {"id": (index if position is None else position) + 1, "data": data, "predictions": [prediction]}
 
 
 def write(
@@ -93,6 +115,8 @@ def write(
     model_version: str = "nerbert",
     labels: Optional[Iterable[str]] = None,
     config_path: Optional[Union[str, Path]] = None,
+    order: Optional[str] = None,
+    model: Optional[str] = None,
 ) -> Dict[str, int]:
     """Write Label Studio tasks with predictions, and the labelling config.
 
@@ -105,13 +129,22 @@ def write(
         labels of the docs' ``doc.ents`` and the exported spans.
     config_path (Optional[str | Path]): Where to write the config XML
         (default ``<stem>.config.xml`` beside ``path``).
+    order (Optional[str]): None (input order, prediction score = mean span
+        score), ``"file"`` or ``"uncertainty"`` (prediction score = the task's
+        uncertainty score; see :func:`~.base.order_docs`); with an order the
+        task ids follow the output order and ``data.meta.doc_index`` keeps the input's.
+    model (Optional[str]): Name of the pipeline that made the predictions: the
+        ``model_version`` (instead of ``model_version``) and the model spans' provenance.
     RETURNS (Dict[str, int]): ``docs`` and ``spans`` written, ``labels`` in the
         config, ``labels_not_in_set`` (exported labels that ``labels`` lacks).
     """
     path = check_output(path)
     config = check_output(config_path or config_path_for(path))
     label_set = LabelSet(labels)
-    tasks = [doc_to_task(doc, spans_key, i, model_version, label_set) for i, doc in enumerate(docs)]
+    tasks = [
+        doc_to_task(doc, spans_key, i, model or model_version, label_set, score, None if order is None else pos, model)
+        for pos, (i, doc, score) in enumerate(order_docs(docs, order, spans_key))
+    ]
     n_spans = sum(len(t["predictions"][0]["result"]) for t in tasks)
     write_json_atomic(path, tasks)
     write_text_atomic(config, labelling_config(label_set.labels))
@@ -143,8 +176,10 @@ def _result_spans(result: Any, path: Path, record: int, report: ImportReport) ->
             report.add(
                 path, record, INVALID, f"result item {j} has several labels {labels}; kept the first ({labels[0]})"
             )
-        kb = (item.get("meta") or {}).get("kb_id", "") if isinstance(item.get("meta"), dict) else ""
-        out.append(CharSpan(value["start"], value["end"], labels[0], text=value.get("text"), kb_id=kb))
+        meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+        provenance = read_provenance(meta.get("provenance"), path, record, f"result item {j}", report)
+        kb = meta.get("kb_id", "") or ""
+        out.append(CharSpan(value["start"], value["end"], labels[0], text=value.get("text"), kb_id=kb, provenance=provenance))
     return out
 
 
@@ -177,6 +212,7 @@ def _task_input(
         report.add(path, i, NO_ANNOTATION, "no usable annotation; doc has no entities")
         result = []
     meta = task["data"].get("meta") if isinstance(task["data"].get("meta"), dict) else {}
+    meta = {k: v for k, v in meta.items() if k != "doc_index"}
     return RecordInput(text, _result_spans(result, path, i, report), user_data=meta)
 
 

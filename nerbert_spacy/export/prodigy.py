@@ -3,11 +3,16 @@
 Written tasks load into ``ner.manual`` / ``ner.correct`` style recipes as
 pre-annotations (``tokens`` carry ``start``/``end``/``id``/``ws``; ``spans``
 carry character offsets, inclusive ``token_start``/``token_end`` and the label,
-plus ``score`` and ``kb_id`` when known). Reading accepts the same shape and
+plus ``score``, ``kb_id`` and ``provenance`` when known). With a task order
+(``file`` or ``uncertainty``) each task's ``meta.score`` is its uncertainty
+score (the least confident entity, else the smallest token margin) and
+``meta.doc_index`` its place in the input. Reading accepts the same shape and
 Prodigy's ``db-out`` export: only ``answer == "accept"`` tasks become docs;
 rejected and ignored ones are counted in the report. Accepted tasks with the
 same ``_input_hash`` (several annotators) are merged when identical and
 reported as conflicts when not (policy: keep the first, both, or drop).
+Span provenance is read back into the span groups it names; ``meta.score``
+and ``meta.doc_index`` are not kept in ``doc.user_data``.
 """
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
@@ -17,21 +22,25 @@ from spacy.tokens import Doc
 from ..errors import NerbertError, require_file
 from .base import CONFLICT, IGNORED, INVALID, MERGED_DUPLICATE, REJECTED, CharSpan, ImportReport, NlpSource, PathLike
 from .base import ReadResult, RecordInput
-from .base import export_spans, import_records, iter_jsonl, json_safe_user_data, write_jsonl
+from .base import export_spans, import_records, iter_jsonl, json_safe_user_data, order_docs, read_provenance, write_jsonl
 
 NAME = "prodigy"
 SUFFIX = ".jsonl"
+TASK_SCORE = True  # writes a task score (meta.score) and takes a task order
+META_WRITTEN = ("doc_index", "score")  # meta keys the exporter writes and the importer drops
 CONFLICT_POLICIES = ("first", "both", "drop")
 
 
-def doc_to_task(doc: Doc, spans_key=None, index: int = 0) -> Dict[str, Any]:
-    """One Prodigy task for ``doc`` (see module docstring)."""
+def doc_to_task(
+    doc: Doc, spans_key=None, index: int = 0, score: Optional[float] = None, model: Optional[str] = None
+) -> Dict[str, Any]:
+    """One Prodigy task for ``doc`` (see module docstring); ``score`` goes to ``meta.score``."""
     tokens = [
         {"text": t.text, "start": t.idx, "end": t.idx + len(t.text), "id": t.i, "ws": bool(t.whitespace_)}
         for t in doc
     ]
     spans = []
-    for s in export_spans(doc, spans_key):
+    for s in export_spans(doc, spans_key, model=model):
         d: Dict[str, Any] = {
             "start": s.start,
             "end": s.end,
@@ -43,21 +52,30 @@ def doc_to_task(doc: Doc, spans_key=None, index: int = 0) -> Dict[str, Any]:
             d["score"] = round(s.score, 6)
         if s.kb_id:
             d["kb_id"] = s.kb_id
+        if s.provenance:
+            d["provenance"] = s.provenance
         spans.append(d)
     meta = json_safe_user_data(doc)
     meta.setdefault("doc_index", index)
+    if score is not None:
+        meta["score"] = round(score, 6)
     return {"text": doc.text, "tokens": tokens, "spans": spans, "meta": meta}
 
 
-def write(docs: Iterable[Doc], path: PathLike, *, spans_key=None) -> Dict[str, int]:
+def write(
+    docs: Iterable[Doc], path: PathLike, *, spans_key=None, order: Optional[str] = None, model: Optional[str] = None
+) -> Dict[str, int]:
     """Write ``docs`` as Prodigy JSONL tasks.
 
     docs (Iterable[Doc]): The documents.
     path (str | Path): Output ``.jsonl`` file (written atomically).
     spans_key (Optional[str]): Export ``doc.spans[spans_key]`` instead of ``doc.ents``.
+    order (Optional[str]): None (input order, no task score), ``"file"`` or
+        ``"uncertainty"`` (see :func:`~.base.order_docs`).
+    model (Optional[str]): Name of the pipeline, for the model spans' provenance.
     RETURNS (Dict[str, int]): ``docs`` and ``spans`` written.
     """
-    tasks = (doc_to_task(doc, spans_key, i) for i, doc in enumerate(docs))
+    tasks = (doc_to_task(doc, spans_key, i, score, model) for i, doc, score in order_docs(docs, order, spans_key))
     return write_jsonl(tasks, path, lambda task: len(task["spans"]))
 
 
@@ -78,7 +96,12 @@ def task_spans(task: Dict[str, Any], path: Path, line: int, report: ImportReport
         if start is None or end is None:
             report.add(path, line, INVALID, f"span {j} has no character offsets; skipped")
             continue
-        out.append(CharSpan(start, end, sp.get("label", ""), text=sp.get("text"), kb_id=sp.get("kb_id", "") or ""))
+        provenance = read_provenance(sp.get("provenance"), path, line, f"span {j}", report)
+        out.append(
+            CharSpan(
+                start, end, sp.get("label", ""), text=sp.get("text"), kb_id=sp.get("kb_id", "") or "", provenance=provenance
+            )
+        )
     return out
 
 
@@ -104,7 +127,7 @@ def _task_input(task: Any, path: Path, line: int, report: ImportReport) -> Optio
         except (KeyError, TypeError):
             words = spaces = None
     meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-    meta = {k: v for k, v in meta.items() if k != "doc_index"}
+    meta = {k: v for k, v in meta.items() if k not in META_WRITTEN}
     spans = task_spans(task, path, line, report)
     return RecordInput(task["text"], spans, user_data=meta, words=words, spaces=spaces)
 

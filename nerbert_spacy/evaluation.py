@@ -192,6 +192,51 @@ def load_test_docs(test_path: PathLike, vocab=None) -> List:
     return docs
 
 
+def pipeline_entity_labels(nlp) -> Optional[List[str]]:
+    """The entity labels a pipeline can write to ``doc.ents``: the labels of every
+    component that assigns ``doc.ents`` (BIO prefixes removed), counting only from
+    the last ``label_mapper`` on (it rewrites ``doc.ents`` onto its target labels).
+
+    nlp (Language): The pipeline.
+    RETURNS (Optional[List[str]]): The labels, sorted; None when no such component
+        reports any (nothing to check against).
+    """
+    labels: set = set()
+    for name, proc in reversed(nlp.pipeline):
+        meta = nlp.get_pipe_meta(name)
+        if "doc.ents" not in (meta.assigns or []):
+            continue
+        for label in getattr(proc, "labels", None) or ():
+            label = str(label)
+            labels.add(label[2:] if label[:2] in ("B-", "I-", "L-", "U-", "E-", "S-") else label)
+        if meta.factory == "label_mapper":
+            break
+    labels.discard("O")
+    return sorted(labels) or None
+
+
+def check_label_overlap(gold: Sequence[str], model_labels: Optional[Sequence[str]], where: PathLike) -> List[str]:
+    """The gold labels the model cannot produce; NerbertError when it can produce none
+    of them (every score would be 0 for a reason that is no fault of the model).
+
+    gold (Sequence[str]): The gold labels.
+    model_labels (Optional[Sequence[str]]): The model's labels (None: not known, no check).
+    where (str | Path): The test file, for the message.
+    RETURNS (List[str]): The gold labels missing from the model, in gold order ([] when all known).
+    """
+    if model_labels is None or not gold:
+        return []
+    missing = [g for g in gold if g not in set(model_labels)]
+    if len(missing) == len(gold):
+        raise NerbertError(
+            f"the model predicts none of the gold labels ({', '.join(gold)}), only "
+            f"{', '.join(model_labels)} (convert the test data with the model's labels, or map them "
+            "with nerbert labels map and a label_mapper)",
+            where,
+        )
+    return missing
+
+
 def evaluate_pipeline(
     model: Union[PathLike, Any],
     test_path: PathLike,
@@ -207,7 +252,9 @@ def evaluate_pipeline(
     gpu_id (int): GPU to use (-1 = CPU).
     mode (Optional[str]): seqeval mode (None = default, as the paper; "strict").
     RETURNS (Dict[str, Any]): :func:`score_bio`'s keys plus ``metric``, ``model``, ``test``,
-        ``n_tokens``, ``seconds`` and ``words_per_second``.
+        ``n_tokens``, ``seconds``, ``words_per_second``, ``model_labels`` (None when the
+        pipeline does not say), ``gold_labels`` and ``gold_labels_not_predictable`` (those
+        the model cannot produce). NerbertError when it can produce none of the gold labels.
     """
     import spacy
 
@@ -225,6 +272,9 @@ def evaluate_pipeline(
         nlp = model
         model_name = str(getattr(nlp, "path", None) or nlp.meta.get("name", "pipeline"))
     gold = load_test_docs(test_path, nlp.vocab)
+    model_labels = pipeline_entity_labels(nlp)
+    gold_labels = sorted({e.label_ for d in gold for e in d.ents})
+    not_predictable = check_label_overlap(gold_labels, model_labels, test_path)
     start = time.perf_counter()
     pred = predict_docs(nlp, gold, batch_size=batch_size)
     seconds = time.perf_counter() - start
@@ -237,6 +287,9 @@ def evaluate_pipeline(
         n_tokens=n_tokens,
         seconds=round(seconds, 3),
         words_per_second=round(n_tokens / seconds, 1) if seconds > 0 else None,
+        model_labels=model_labels,
+        gold_labels=gold_labels,
+        gold_labels_not_predictable=not_predictable,
     )
     return result
 

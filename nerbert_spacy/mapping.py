@@ -3,17 +3,23 @@ pipeline (the paper's 315 DBpedia types, or the 212 / 4 compressions).
 
 The mapping reuses what the pretrained head already knows: a target label
 ``politician`` is the pretrained type ``politician`` (exact match after
-normalisation), a target label ``person`` also collects ``scientist``,
-``writer``, ... (ontology descendants no more specific target label claims),
-a target label that is an ontology class with no pretrained counterpart falls
-back to its nearest pretrained ancestor, and a hand-edited override file has
-the last word. Each pretrained label maps to at most one target label.
+normalisation), a target label ``corporation`` is the pretrained type
+``company`` (a synonym: the :data:`SYNONYMS` table, or a class whose
+``rdfs:label`` is the target's name, e.g. dbo:Film "movie"), a target label
+``person`` also collects ``scientist``, ``writer``, ... (ontology descendants
+no more specific target label claims), a target label that is an ontology
+class with no pretrained counterpart falls back to its nearest pretrained
+ancestor, and a hand-edited override file has the last word. Each pretrained
+label maps to at most one target label. ``ENTITY`` (the paper's category for
+anchors with no DBpedia type) is dropped unless asked for: it says "a name",
+not which kind, so it must not turn into a target's catch-all label.
 
 The result is a :class:`LabelMapping`: saved as readable JSON the user can
 correct, turned into ``{target: [pretrained, ...]}`` for head transfer and
 into ``{pretrained: target}`` for zero-shot collapsing
 (:mod:`nerbert_spacy.pipeline.label_mapper`).
 """
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +28,16 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import srsly
 
 from .errors import NerbertError, require_file
+from .labels import ENTITY
 from .util import write_json_atomic
 
 _KEY_RE = re.compile(r"[^0-9a-z]+")
 EXACT = "exact"
+SYNONYM = "synonym"
 DESCENDANT = "descendant"
 ANCESTOR = "ancestor"
 OVERRIDE = "override"
-RULES = (EXACT, DESCENDANT, ANCESTOR, OVERRIDE)
+RULES = (EXACT, SYNONYM, DESCENDANT, ANCESTOR, OVERRIDE)
 MAPPING_FORMAT_VERSION = 1
 
 # Spelling variants and abbreviations of one and the same label, by normalised
@@ -54,15 +62,28 @@ NAME_ALIASES: Dict[str, str] = {
     "researchinstitute": "educationalinstitution",
 }
 
-# Labels that name a concept with a differently named ontology class (used to
-# find descendants / ancestors, never for an exact match). The paper's label
-# "location" is no class of the DBpedia Ontology (dbo:Location is only used in
-# instance data); its members are dbo:Place's subclasses.
-CLASS_ALIASES: Dict[str, str] = {
-    "location": "place",
-    "musicalinstrument": "instrument",
-    "discipline": "academicsubject",
-    "conference": "academicconference",
+# Target-schema names of concepts that the DBpedia Ontology names differently, by
+# normalised key: the classes (keys) a target label stands for. The target collects
+# the pretrained labels of those classes (rule "synonym") and their descendants
+# (nearest class wins); an exact match never goes through this table. Keep it to
+# real synonyms and the ontology's own equivalences (dbo:Work = schema:CreativeWork,
+# dbo:Automobile/Aircraft/Ship/... = schema:Product); judgement calls belong in an
+# override file. Names that are some class's English rdfs:label ("movie" =
+# dbo:Film) need no entry.
+SYNONYMS: Dict[str, Tuple[str, ...]] = {
+    "location": ("place",),  # dbo:Location is no class of the ontology, only of instance data
+    "musicalinstrument": ("instrument",),
+    "discipline": ("academicsubject",),
+    "conference": ("academicconference",),
+    "corporation": ("company",),  # WNUT-17
+    "creativework": ("work",),  # WNUT-17, schema.org
+    "workofart": ("work",),  # OntoNotes WORK_OF_ART
+    "product": ("device", "software", "meanoftransportation"),  # WNUT-17, OntoNotes
+    "vehicle": ("meanoftransportation",),
+    "facility": ("architecturalstructure",),  # OntoNotes FAC
+    "fac": ("architecturalstructure",),
+    "gpe": ("populatedplace",),  # OntoNotes GPE
+    "tvshow": ("televisionshow",),
 }
 
 
@@ -97,9 +118,10 @@ class LabelMapping:
     targets (List[str]): The target labels, in schema order.
     pretrained (List[str]): The pretrained labels, in their order.
     pairs (Dict[str, Dict[str, str]]): target -> {pretrained label: rule}.
-    classes (Dict[str, Optional[str]]): target -> the ontology class it was matched through.
+    classes (Dict[str, Optional[str]]): target -> the ontology class it was matched through
+        (the first one when a synonym names several).
     dropped (List[str]): Pretrained labels deliberately dropped in zero-shot use, whatever
-        the ``unmapped`` policy (e.g. ENTITY, the paper's catch-all for untyped anchors).
+        the ``unmapped`` policy (ENTITY, the paper's catch-all for untyped anchors, by default).
     notes (List[str]): Remarks worth a look (ties, override labels that do not exist, ...).
     """
 
@@ -333,17 +355,42 @@ def _read_structured(path: Union[str, Path], what: str) -> Any:
 # --- building ----------------------------------------------------------------
 
 
-def _class_of(name: str, ontology: Any) -> Optional[str]:
-    """The ontology class a label names (via its key, then spelling / class aliases)."""
-    if ontology is None:
-        return None
-    key = label_key(name)
-    for k in (key, NAME_ALIASES.get(key), CLASS_ALIASES.get(key), CLASS_ALIASES.get(NAME_ALIASES.get(key, ""))):
-        if k:
-            found = ontology.by_key(k)
-            if found:
-                return found
-    return None
+class _Classes:
+    """Finds the ontology classes a label names: by its key (and spelling aliases),
+    by a class's English rdfs:label, and through :data:`SYNONYMS`."""
+
+    def __init__(self, ontology: Any) -> None:
+        self.ontology = ontology
+        self.by_label: Dict[str, str] = {}
+        if ontology is not None:
+            for c in sorted(ontology.classes):
+                self.by_label.setdefault(label_key(ontology.label(c)), c)
+
+    def _one(self, key: str) -> Optional[str]:
+        return self.ontology.by_key(key) or self.by_label.get(key)
+
+    def named(self, name: str) -> Optional[str]:
+        """The class the label itself names (key, spelling alias or rdfs:label), if any."""
+        if self.ontology is None:
+            return None
+        key = label_key(name)
+        return self._one(key) or self._one(canonical_key(name))
+
+    def of(self, name: str) -> List[str]:
+        """Every class the label stands for: the one it names, then its synonyms' classes."""
+        if self.ontology is None:
+            return []
+        out = [c for c in [self.named(name)] if c]
+        for syn in synonym_keys(name):
+            c = self._one(syn)
+            if c and c not in out:
+                out.append(c)
+        return out
+
+
+def synonym_keys(name: str) -> Tuple[str, ...]:
+    """The keys :data:`SYNONYMS` gives a label (by its key or canonical key), else ()."""
+    return SYNONYMS.get(label_key(name)) or SYNONYMS.get(canonical_key(name)) or ()
 
 
 def build_mapping(
@@ -353,32 +400,41 @@ def build_mapping(
     overrides: Optional[Union[str, Path, Mapping[str, Any]]] = None,
     *,
     strict: bool = True,
+    keep_entity: bool = False,
 ) -> LabelMapping:
     """Map target labels onto pretrained labels through the DBpedia hierarchy.
 
     Rules, in order (each pretrained label ends up with at most one target):
     1. exact: the normalised names are equal (aliases: organization/organisation, ...).
-    2. descendant: a pretrained label whose class lies below a target's class
+    2. synonym: the pretrained label is a class the target stands for under another
+       name (:data:`SYNONYMS`: ``corporation`` <- ``company``; with the ontology also a
+       class whose English rdfs:label is the target's name: ``movie`` <- ``film``).
+    3. descendant: a pretrained label whose class lies below a target's class(es)
        goes to the *most specific* such target (``president`` -> ``politician``
        rather than ``person`` when both are targets).
-    3. ancestor: a target that got nothing yet but names an ontology class
+    4. ancestor: a target that got nothing yet but names an ontology class
        takes its nearest pretrained ancestor, if no other target holds it.
-    4. override: the override file (JSON/YAML) reassigns or removes pairs.
+    5. override: the override file (JSON/YAML) reassigns or removes pairs.
+    ``ENTITY`` is put on the drop list unless ``keep_entity`` (an override may still
+    map it to a target; ``keep_entity`` also takes it off an override's drop list).
 
     target_labels (Sequence[str]): The target schema's labels.
     pretrained_labels (Sequence[str]): The pretrained pipeline's labels.
-    ontology (Ontology): The DBpedia Ontology (None: exact matches only).
+    ontology (Ontology): The DBpedia Ontology (None: exact and synonym matches only).
     overrides (str | Path | dict): Optional override file or its parsed content.
     strict (bool): Raise on override entries naming labels that do not exist
         (else record them in `notes` and skip them).
+    keep_entity (bool): Leave ENTITY off the drop list (it then follows the zero-shot
+        ``unmapped`` policy, e.g. becomes ``misc``).
     RETURNS (LabelMapping): The mapping.
     """
     targets = _dedupe(target_labels, "target")
     pretrained = _dedupe(pretrained_labels, "pretrained")
     mapping = LabelMapping(targets=targets, pretrained=pretrained)
     owner: Dict[str, Tuple[str, str]] = {}  # pretrained -> (target, rule)
+    classes = _Classes(ontology)
 
-    # 1. exact
+    # 1. exact, 2. synonym (by name: works without the ontology)
     pre_by_key: Dict[str, str] = {}
     for p in pretrained:
         pre_by_key.setdefault(canonical_key(p), p)
@@ -386,20 +442,27 @@ def build_mapping(
         p = pre_by_key.get(canonical_key(t))
         if p is not None and p not in owner:
             owner[p] = (t, EXACT)
-    target_class = {t: _class_of(t, ontology) for t in targets}
-    mapping.classes = dict(target_class)
+    for t in targets:
+        for syn in synonym_keys(t):
+            p = pre_by_key.get(syn)
+            if p is not None and p not in owner:
+                owner[p] = (t, SYNONYM)
+    target_classes = {t: classes.of(t) for t in targets}
+    mapping.classes = {t: (cs[0] if cs else None) for t, cs in target_classes.items()}
+    for t, cs in target_classes.items():
+        if len(cs) > 1:
+            mapping.notes.append(f"'{t}' stands for the classes {', '.join(cs)} (synonym table)")
 
     if ontology is not None:
-        # 2. descendants: the nearest target class on each pretrained label's ancestor chain
+        # 2. synonyms by class, 3. descendants: the nearest target class on each pretrained label's chain
         class_targets: Dict[str, List[str]] = {}
         for t in targets:
-            if target_class[t]:
-                class_targets.setdefault(target_class[t], []).append(t)
+            for c in target_classes[t]:
+                class_targets.setdefault(c, []).append(t)
+        pre_class = {p: classes.named(p) for p in pretrained}
         for p in pretrained:
-            if p in owner:
-                continue
-            c = _class_of(p, ontology)
-            if c is None:
+            c = pre_class[p]
+            if p in owner or c is None:
                 continue
             for anc in [c, *ontology.ancestors(c)]:
                 cands = class_targets.get(anc)
@@ -408,19 +471,18 @@ def build_mapping(
                         mapping.notes.append(
                             f"'{p}' could go to {', '.join(repr(x) for x in cands)} (same class {anc}); took '{cands[0]}'"
                         )
-                    owner[p] = (cands[0], DESCENDANT)
+                    owner[p] = (cands[0], SYNONYM if anc == c else DESCENDANT)
                     break
-        # 3. ancestors, for targets that still collect nothing
+        # 4. ancestors, for targets that still collect nothing
         got = {t for t, _ in owner.values()}
         pre_by_class: Dict[str, str] = {}
         for p in pretrained:
-            c = _class_of(p, ontology)
-            if c is not None:
-                pre_by_class.setdefault(c, p)
+            if pre_class[p] is not None:
+                pre_by_class.setdefault(pre_class[p], p)
         for t in targets:
-            if t in got or not target_class[t]:
+            if t in got or not target_classes[t]:
                 continue
-            for anc in ontology.ancestors(target_class[t]):
+            for anc in ontology.ancestors(target_classes[t][0]):
                 p = pre_by_class.get(anc)
                 if p is None:
                     continue
@@ -432,15 +494,18 @@ def build_mapping(
                     owner[p] = (t, ANCESTOR)
                 break
 
-    for p in pretrained:  # keep the pretrained order inside each target, exact first
-        if p in owner and owner[p][1] == EXACT:
-            mapping.pairs[owner[p][0]][p] = EXACT
-    for p in pretrained:
-        if p in owner and owner[p][1] != EXACT:
-            mapping.pairs[owner[p][0]][p] = owner[p][1]
+    for rules in ((EXACT,), (SYNONYM,), (DESCENDANT, ANCESTOR)):  # closest first, pretrained order inside
+        for p in pretrained:
+            if p in owner and owner[p][1] in rules:
+                mapping.pairs[owner[p][0]][p] = owner[p][1]
 
+    if ENTITY in pretrained and ENTITY not in owner and not keep_entity:
+        mapping.dropped.append(ENTITY)
     if overrides is not None:
         apply_overrides(mapping, overrides, strict=strict)
+    if keep_entity and ENTITY in mapping.dropped:
+        mapping.dropped.remove(ENTITY)
+        mapping.notes.append(f"{ENTITY} kept (keep_entity) although the override file drops it")
     return mapping
 
 
@@ -457,8 +522,13 @@ def _dedupe(labels: Iterable[str], what: str) -> List[str]:
     return out
 
 
+#: Keys of an override file that document it and change nothing.
+_DOC_KEYS = ("description", "comment", "notes", "intentionally_unmapped")
+
+
 def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[str, Any], Optional[str]]:
-    """Parse an override file into ``({"map": {...}, "unmap": [...], "replace": bool}, where)``.
+    """Parse an override file into ``({"map": {target: {"pretrained": [...], "replace": bool}},
+    "unmap": [...], "drop": [...], "intentionally_unmapped": [...]}, where)``.
 
     Accepted forms (JSON or YAML):
     - ``{"map": {target: [pretrained, ...]}, "unmap": [pretrained, ...], "drop": [...]}``:
@@ -482,16 +552,15 @@ def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[st
         data = _read_structured(source, "label override file")
     if not isinstance(data, Mapping):
         raise NerbertError("a label override file must hold an object (target label -> pretrained labels)", where)
-    result: Dict[str, Any] = {"map": {}, "unmap": [], "drop": []}
+    result: Dict[str, Any] = {"map": {}, "unmap": [], "drop": [], "intentionally_unmapped": []}
     if "target" in data:
         full = LabelMapping.from_dict(data, where=where)
         for t in full.targets:
             result["map"][t] = {"pretrained": list(full.pairs[t]), "replace": True}
         result["drop"] = list(full.dropped)
         return result, where
-    doc_keys = ("description", "comment", "notes", "intentionally_unmapped")
     if any(k in data for k in ("map", "unmap", "drop")):
-        unknown = [k for k in data if k not in ("map", "unmap", "drop", *doc_keys)]
+        unknown = [k for k in data if k not in ("map", "unmap", "drop", *_DOC_KEYS)]
         if unknown:
             raise NerbertError(
                 f"unknown key(s) {', '.join(map(repr, unknown))} in override file "
@@ -502,7 +571,7 @@ def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[st
         unmap = data.get("unmap") or []
         drop = data.get("drop") or []
     else:
-        raw_map = {k: v for k, v in data.items() if k not in doc_keys}
+        raw_map = {k: v for k, v in data.items() if k not in _DOC_KEYS}
         unmap, drop = [], []
     if not isinstance(raw_map, Mapping):
         raise NerbertError("'map' must be an object of target label -> pretrained labels", where)
@@ -521,6 +590,10 @@ def read_overrides(source: Union[str, Path, Mapping[str, Any]]) -> Tuple[Dict[st
         result["map"][str(t)] = {"pretrained": list(v), "replace": replace}
     result["unmap"] = list(unmap)
     result["drop"] = list(drop)
+    declared = data.get("intentionally_unmapped") or []
+    if not isinstance(declared, (list, tuple)) or not all(isinstance(t, str) for t in declared):
+        raise NerbertError("'intentionally_unmapped' must be a list of target label names", where)
+    result["intentionally_unmapped"] = list(declared)
     return result, where
 
 
@@ -571,6 +644,103 @@ def apply_overrides(
                 mapping.dropped.remove(p)
             mapping.pairs[t][p] = previous if previous is not None else OVERRIDE
     return mapping
+
+
+# --- helping the user with what stayed unmapped -------------------------------------
+
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+
+
+def _words(text: str) -> set:
+    return {w for w in re.split(r"[^0-9a-z]+", _CAMEL.sub(r"\1 \2", text).lower()) if len(w) >= 3}
+
+
+def closest_candidates(
+    mapping: LabelMapping, ontology: Any = None, n: int = 5, cutoff: float = 0.75
+) -> Dict[str, List[str]]:
+    """For each unmapped target label, the pretrained labels whose names come closest:
+    similar spelling (difflib ratio of the keys), plus a bonus for a shared word
+    (``work of fiction`` ~ ``writtenwork``, whose class dbo:WrittenWork has the
+    rdfs:label "written work"; ``militaryplatform`` ~ ``militaryunit``). Hints for an override file, never mapped
+    automatically; dropped labels (ENTITY) are left out.
+
+    mapping (LabelMapping): A built mapping.
+    ontology (Ontology): For the pretrained labels' class labels (optional).
+    n (int): Most candidates per target.
+    cutoff (float): Lowest score kept (ratio 0..1, +0.5 for a shared word, less for a word
+        inside both keys).
+    RETURNS (Dict[str, List[str]]): unmapped target -> candidates, best first ([] if none).
+    """
+    classes = _Classes(ontology)
+    pre = [p for p in mapping.pretrained if p not in mapping.dropped and p != ENTITY]
+    pre_words = {}
+    for p in pre:
+        c = classes.named(p)
+        pre_words[p] = _words(p) | (_words(ontology.label(c)) if c else set())
+    out: Dict[str, List[str]] = {}
+    for t in mapping.unmapped_target:
+        tkey, twords = label_key(t), _words(t)
+        scored = []
+        for i, p in enumerate(pre):
+            pkey = label_key(p)
+            score = difflib.SequenceMatcher(None, tkey, pkey).ratio()
+            if twords & pre_words[p]:
+                score += 0.5
+            else:  # a word inside both keys, by its share of the longer key
+                inside = [len(w) for w in twords | pre_words[p] if len(w) >= 4 and w in tkey and w in pkey]
+                score += 0.5 * max(inside, default=0) / max(len(tkey), len(pkey))
+            if score >= cutoff:
+                scored.append((-score, i, p))
+        out[t] = [p for _, _, p in sorted(scored)[:n]]
+    return out
+
+
+def override_template(
+    mapping: LabelMapping,
+    candidates: Optional[Mapping[str, Sequence[str]]] = None,
+    base: Optional[Union[str, Path, Mapping[str, Any]]] = None,
+) -> Dict[str, Any]:
+    """A starting override file for the target labels that stayed unmapped: an empty
+    ``map`` entry for each (to fill with pretrained labels), the drop list, and the
+    closest candidates as notes. Applied unedited, it changes nothing.
+
+    mapping (LabelMapping): A built mapping.
+    candidates (Mapping[str, Sequence[str]]): From :func:`closest_candidates`.
+    base (str | Path | Mapping): An override file (or its content, ``map`` form) to extend,
+        e.g. a bundled one.
+    RETURNS (Dict[str, Any]): The override file's content (JSON-able).
+    """
+    data: Dict[str, Any] = {
+        "description": "Overrides for nerbert labels map: list pretrained labels under each target in 'map' "
+        "(a target with none stays unmapped); 'drop' is never turned into a target label.",
+        "map": {},
+    }
+    drop: List[str] = []
+    if base is not None and not isinstance(base, Mapping):
+        base = _read_structured(base, "label override file")
+    if base:
+        if "target" in base:
+            raise NerbertError("a saved mapping (with 'target') cannot be extended; edit it directly")
+        parsed, _ = read_overrides(base)
+        data.update({k: base[k] for k in _DOC_KEYS if k in base})
+        for t, entry in parsed["map"].items():
+            plist = entry["pretrained"]
+            data["map"][t] = {"pretrained": plist, "replace": True} if entry["replace"] else plist
+        if parsed["unmap"]:
+            data["unmap"] = parsed["unmap"]
+        drop = parsed["drop"]
+    skip = set(data.get("intentionally_unmapped") or [])
+    for t in mapping.unmapped_target:
+        if t not in skip:
+            data["map"].setdefault(t, [])
+    data["drop"] = list(dict.fromkeys([*drop, *mapping.dropped]))
+    notes = list(data.get("notes") or [])
+    for t, cands in (candidates or {}).items():
+        if cands:
+            notes.append(f"{t}: closest pretrained labels {', '.join(cands)}")
+    if notes:
+        data["notes"] = notes
+    return data
 
 
 # --- label sources ------------------------------------------------------------

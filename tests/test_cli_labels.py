@@ -19,7 +19,7 @@ dbo:Scientist a owl:Class ; rdfs:subClassOf dbo:Person .
 dbo:Place a owl:Class .
 dbo:Country a owl:Class ; rdfs:subClassOf dbo:Place .
 dbo:Work a owl:Class .
-dbo:Film a owl:Class ; rdfs:subClassOf dbo:Work .
+dbo:Film a owl:Class ; rdfs:subClassOf dbo:Work ; rdfs:label "movie"@en .
 """
 
 
@@ -44,12 +44,12 @@ def test_map_show(cli_runner, files):
     assert data["target"]["politician"]["pretrained"] == ["politician", "president"]
     assert data["target"]["person"]["rule"]["scientist"] == "descendant"
     assert data["unmapped_target"] == ["misc"]
-    assert data["unmapped_pretrained"] == ["country", "film", "ENTITY"]
+    assert data["unmapped_pretrained"] == ["country", "film"] and data["drop"] == ["ENTITY"]
     r = cli_runner.invoke(app, ["labels", "show", str(out)])
     assert r.exit_code == 0
     assert "descendant  president" in r.output
     assert "unmapped target labels (1): misc" in r.output
-    assert "unmapped pretrained labels (3): country, film, ENTITY" in r.output
+    assert "unmapped pretrained labels (2): country, film" in r.output
 
 
 def test_map_with_overrides_and_from_data(cli_runner, files):
@@ -219,3 +219,54 @@ def test_infobox_types_cli_fills_gaps_of_instance_types(cli_runner, tmp_path):
     assert "1 left to the instance types" in r.output
     text = out.read_text()
     assert "Barack_Obama" in text and "Paris" not in text
+
+
+def test_map_drops_entity_by_default_and_says_so(cli_runner, files):
+    tmp, onto, labels = files
+    out = tmp / "m.json"
+    args = ["labels", "map", "person", "misc", "--pretrained", str(labels), "--ontology", str(onto), "-o", str(out)]
+    r = cli_runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "dropped (1): ENTITY (anchors with no DBpedia type; --keep-entity keeps it)" in r.output
+    assert json.loads(out.read_text())["drop"] == ["ENTITY"]
+    r = cli_runner.invoke(app, args + ["--keep-entity"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["drop"] == [] and "dropped" not in r.output
+    r = cli_runner.invoke(app, args + ["--drop-entity"])
+    assert json.loads(out.read_text())["drop"] == ["ENTITY"]
+
+
+def test_map_lists_unmapped_with_candidates_and_the_override_file(cli_runner, files):
+    tmp, onto, labels = files
+    out = tmp / "wnut.json"
+    r = cli_runner.invoke(
+        app, ["labels", "map", "person", "movie", "creative-work", "presidents", "--pretrained", str(labels),
+              "--ontology", str(onto), "-o", str(out)]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["target"]["movie"]["rule"] == {"film": "synonym"}  # dbo:Film's rdfs:label is "movie" here
+    assert data["target"]["creative-work"]["pretrained"] == []  # dbo:Work holds only film, taken by movie
+    assert "unmapped target labels (2): creative-work, presidents" in r.output
+    assert "  presidents: closest pretrained labels: president (now person)" in r.output
+    template = tmp / "wnut.overrides.json"
+    assert f"edit {template} (pretrained labels under \"map\") and rerun with --overrides {template}" in r.output
+    assert json.loads(template.read_text())["map"] == {"creative-work": [], "presidents": []}
+    # an existing override file is never overwritten; the command names it
+    template.write_text(json.dumps({"map": {"presidents": ["president"]}}))
+    r = cli_runner.invoke(
+        app, ["labels", "map", "person", "presidents", "--pretrained", str(labels), "--ontology", str(onto),
+              "--overrides", str(template), "-o", str(out)]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["target"]["presidents"]["pretrained"] == ["president"]
+    assert "unmapped target labels (0)" in r.output and "edit" not in r.output
+    # a target declared intentionally_unmapped gets no candidates and no edit hint
+    template.write_text(json.dumps({"map": {}, "intentionally_unmapped": ["presidents"]}))
+    r = cli_runner.invoke(
+        app, ["labels", "map", "person", "presidents", "--pretrained", str(labels), "--ontology", str(onto),
+              "--overrides", str(template), "-o", str(out)]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert f"left unmapped on purpose (intentionally_unmapped in {template}): presidents" in r.output
+    assert "closest pretrained labels" not in r.output and "edit" not in r.output

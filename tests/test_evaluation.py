@@ -178,3 +178,34 @@ def test_cli_evaluate(cli_runner, ruler_pipeline):
     assert srsly.read_json(out)["f1"] == pytest.approx(2 / 3)
     r = cli_runner.invoke(app, ["evaluate", str(ruler_pipeline / "model"), str(ruler_pipeline / "nope.spacy")])
     assert r.exit_code == 1 and "not found" in r.output
+
+
+# ----------------------------------------------------------- gold labels the model cannot produce (issue 17.6)
+
+
+def _gold(tmp_path, name, ents):
+    nlp = spacy.blank("en")
+    docs = [Doc(nlp.vocab, words=["Merkel", "visited", "Germany", "."], ents=e) for e in ents]
+    DocBin(docs=docs).to_disk(tmp_path / name)
+    return tmp_path / name
+
+
+def test_evaluate_names_gold_labels_the_model_lacks(cli_runner, ruler_pipeline):
+    test = _gold(ruler_pipeline, "partly.spacy", [["B-politician", "O", "B-misc", "O"]])
+    res = evaluate_pipeline(ruler_pipeline / "model", test)
+    assert res["model_labels"] == ["country", "politician"]
+    assert res["gold_labels_not_predictable"] == ["misc"]
+    r = cli_runner.invoke(app, ["evaluate", str(ruler_pipeline / "model"), str(test)])
+    assert r.exit_code == 0, r.output
+    assert "warning: the model cannot produce 1 of the 2 gold labels: misc" in r.output
+    # every gold label known: no warning
+    r = cli_runner.invoke(app, ["evaluate", str(ruler_pipeline / "model"), str(ruler_pipeline / "test.spacy")])
+    assert r.exit_code == 0 and "warning" not in r.output
+
+
+def test_evaluate_refuses_when_no_gold_label_overlaps(cli_runner, ruler_pipeline):
+    test = _gold(ruler_pipeline, "other.spacy", [["B-PER", "O", "B-LOC", "O"]])
+    with pytest.raises(NerbertError, match=r"other\.spacy: the model predicts none of the gold labels \(LOC, PER\)"):
+        evaluate_pipeline(ruler_pipeline / "model", test)
+    r = cli_runner.invoke(app, ["evaluate", str(ruler_pipeline / "model"), str(test)])
+    assert r.exit_code == 1 and "predicts none of the gold labels" in r.output and "country, politician" in r.output

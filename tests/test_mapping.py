@@ -77,7 +77,7 @@ def test_descendants_go_to_the_most_specific_target(onto):
     assert head["country"] == ["country"]
     assert m.pairs["politician"]["president"] == "descendant"
     assert m.unmapped_target == ["misc"]
-    assert m.unmapped_pretrained == ["film", "ENTITY"]
+    assert m.unmapped_pretrained == ["film"] and m.dropped == ["ENTITY"]
     # one target per pretrained label
     collapse = m.to_collapse_map()
     assert len(collapse) == sum(len(v) for v in head.values())
@@ -265,3 +265,117 @@ def test_real_politics_mapping(shared_data):
         assert p in head["organisation"], p
     assert "city" in head["location"]
     assert m.target_of("ENTITY") is None
+
+
+# ----------------------------------------------------------- ENTITY by default (issue 18.3)
+
+
+def test_entity_is_dropped_by_default(onto, tmp_path):
+    m = build_mapping(["person", "misc"], PRETRAINED, onto)
+    assert m.dropped == ["ENTITY"] and "ENTITY" not in m.unmapped_pretrained
+    kept = build_mapping(["person", "misc"], PRETRAINED, onto, keep_entity=True)
+    assert kept.dropped == [] and "ENTITY" in kept.unmapped_pretrained
+    # an override may still map ENTITY to a target on purpose
+    ov = tmp_path / "ov.json"
+    ov.write_text(json.dumps({"map": {"misc": ["ENTITY"]}}))
+    assert build_mapping(["person", "misc"], PRETRAINED, onto, ov).pairs["misc"] == {"ENTITY": "override"}
+    # keep_entity wins over an override's drop list, and says so
+    ov.write_text(json.dumps({"drop": ["ENTITY"]}))
+    kept = build_mapping(["person", "misc"], PRETRAINED, onto, ov, keep_entity=True)
+    assert kept.dropped == [] and any("ENTITY" in n and "kept" in n for n in kept.notes)
+    # no ENTITY in the pretrained labels: nothing to drop
+    assert build_mapping(["person"], ["person"], onto).dropped == []
+
+
+# ----------------------------------------------------------- synonyms and class labels (issue 18.4)
+
+# WNUT-17's schema against a pretrained head with the DBpedia names
+WNUT = ["person", "location", "corporation", "product", "creative-work", "group"]
+WNUT_PRETRAINED = [
+    "person", "organisation", "company", "airline", "band", "city", "film", "software", "videogame",
+    "writtenwork", "device", "automobile", "tram", "ENTITY",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def wnut_onto():
+    from nerbert_spacy.dbpedia.ontology import Ontology
+
+    parents = {
+        "Agent": [], "Person": ["Agent"], "Organisation": ["Agent"], "Company": ["Organisation"],
+        "Airline": ["Company"], "Group": ["Organisation"], "Band": ["Group"], "Place": [], "City": ["Place"],
+        "Work": [], "Film": ["Work"], "Software": ["Work"], "VideoGame": ["Software"], "WrittenWork": ["Work"],
+        "Device": [], "MeanOfTransportation": [], "Automobile": ["MeanOfTransportation"],
+        "Tram": ["MeanOfTransportation"],
+    }  # fmt: skip
+    return Ontology(parents, {"Film": "movie", "Tram": "streetcar", "WrittenWork": "written work"})
+
+
+def test_synonyms_reach_differently_named_classes(wnut_onto):
+    m = build_mapping(WNUT, WNUT_PRETRAINED, wnut_onto)
+    head = m.to_head_mapping()
+    assert head["corporation"] == ["company", "airline"]
+    assert m.pairs["corporation"] == {"company": "synonym", "airline": "descendant"}
+    assert head["product"] == ["software", "device", "videogame", "automobile", "tram"]
+    assert m.pairs["product"]["software"] == "synonym" and m.pairs["product"]["videogame"] == "descendant"
+    assert head["creative-work"] == ["film", "writtenwork"]
+    assert head["group"] == ["band"] and head["location"] == ["city"]
+    assert m.unmapped_target == []
+    # the classes' rdfs:label is a name too
+    m = build_mapping(["movie", "streetcar"], WNUT_PRETRAINED, wnut_onto)
+    assert m.pairs == {"movie": {"film": "synonym"}, "streetcar": {"tram": "synonym"}}
+    # without the ontology the synonym table still names the direct matches
+    m = build_mapping(WNUT, WNUT_PRETRAINED, None)
+    assert m.pairs["corporation"] == {"company": "synonym"}
+    assert m.to_head_mapping()["product"] == ["software", "device"]
+
+
+def test_closest_candidates_for_unmapped_targets(wnut_onto):
+    from nerbert_spacy.mapping import closest_candidates
+
+    m = build_mapping(["person", "work of fiction", "films", "money"], WNUT_PRETRAINED, wnut_onto)
+    assert m.unmapped_target == ["work of fiction", "films", "money"]
+    cands = closest_candidates(m, wnut_onto)
+    assert cands["work of fiction"][0] == "writtenwork"  # shares the word "work" with "written work"
+    assert cands["films"] == ["film"]  # spelling only: a hint, not a mapping
+    assert cands["money"] == []  # nothing close: no noise
+    assert all("ENTITY" not in c for c in cands.values())
+
+
+def test_override_template(wnut_onto, tmp_path):
+    from nerbert_spacy.mapping import closest_candidates, override_template
+
+    m = build_mapping(["person", "misc", "work of fiction"], WNUT_PRETRAINED, wnut_onto)
+    data = override_template(m, closest_candidates(m, wnut_onto))
+    assert data["map"] == {"misc": [], "work of fiction": []}
+    assert data["drop"] == ["ENTITY"]
+    assert any(n.startswith("work of fiction: closest pretrained labels writtenwork") for n in data["notes"])
+    # the template is a valid override file that changes nothing until edited
+    path = tmp_path / "ov.json"
+    path.write_text(json.dumps(data))
+    assert build_mapping(["person", "misc", "work of fiction"], WNUT_PRETRAINED, wnut_onto, path).pairs == m.pairs
+
+
+def test_override_template_extends_a_bundled_file(onto):
+    from nerbert_spacy.mapping import override_template
+
+    targets = ["person", "organisation", "misc", "scholar"]
+    m = build_mapping(targets, PRETRAINED, onto, bundled_mapping_path("crossner-politics"), strict=False)
+    data = override_template(m, {"scholar": ["scientist"]}, bundled_mapping_path("crossner-politics"))
+    assert data["map"]["person"] == ["footballplayer", "archbishop"]  # the bundled choices stay
+    assert data["map"]["scholar"] == [] and "misc" not in data["map"]  # misc is intentionally unmapped there
+    assert data["drop"] == ["ENTITY"] and data["notes"] == ["scholar: closest pretrained labels scientist"]
+
+
+def test_real_wnut_schema_maps_without_overrides(shared_data):
+    """Issue 18.4: corporation, product and creative-work stayed unmapped on the real 315 labels."""
+    owl = shared_data / "dbpedia" / "dbpedia_2016-10.owl"
+    if not owl.exists():
+        pytest.skip("ontology not in shared data")
+    m = build_mapping(WNUT, read_pretrained_labels("315"), _real_ontology(owl))
+    head = m.to_head_mapping()
+    assert m.unmapped_target == []
+    assert m.pairs["corporation"]["company"] == "synonym" and "airline" in head["corporation"]
+    assert {"software", "device", "automobile", "videogame"} <= set(head["product"])
+    assert {"film", "writtenwork", "song", "album"} <= set(head["creative-work"])
+    assert m.dropped == ["ENTITY"] and m.target_of("ENTITY") is None

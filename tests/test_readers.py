@@ -271,7 +271,7 @@ def test_generic_folder_names(tmp_path):
     write(tmp_path, "test.iob", "e|O\n")
     loaded = load_dataset("iob", tmp_path)
     assert [len(loaded.splits[s]) for s in ("train", "dev", "test")] == [2, 1, 1]
-    with pytest.raises(NerbertError, match="has no train/training file"):
+    with pytest.raises(NerbertError, match="has no train/training/dev/.*/test file with extension .jsonl"):
         load_dataset("jsonl", tmp_path)
 
 
@@ -293,3 +293,88 @@ def test_real_datasets_sizes(shared_data, name, sub, sizes):
         for s in split[:50]:
             assert not any(t.startswith("I-") and (i == 0 or s.tags[i - 1][2:] != t[2:])
                            for i, t in enumerate(s.tags))
+
+
+# ----------------------------------------------------------- CoNLL-U (issue 18.1)
+
+# UD + NER in the MISC field: comments, a multi-word token (3-4), an empty node
+# (5.1), SpaceAfter=No, and -DOCSTART- written as a token line with ID 0.
+CONLLU = """# newdoc id = d1
+0\t-DOCSTART-\t_\t_\t_\t_\t_\t_\t_\tNER=O
+
+# sent_id = 1
+# text = Merkel wohnt im Kanzleramt in Berlin.
+1\tMerkel\tMerkel\tPROPN\tNE\t_\t2\tnsubj\t_\tNER=B-PER
+2\twohnt\twohnen\tVERB\tVVFIN\t_\t0\troot\t_\tNER=O
+3-4\tim\t_\t_\t_\t_\t_\t_\t_\t_
+3\tin\tin\tADP\tAPPR\t_\t5\tcase\t_\tNER=O
+4\tdem\tder\tDET\tART\t_\t5\tdet\t_\tNER=O
+5\tKanzleramt\tKanzleramt\tPROPN\tNN\t_\t2\tobl\t_\tNER=B-ORG
+5.1\twohnt\twohnen\tVERB\tVVFIN\t_\t_\t_\t2:conj\t_
+6\tin\tin\tADP\tAPPR\t_\t7\tcase\t_\tNER=O
+7\tBerlin\tBerlin\tPROPN\tNE\t_\t2\tobl\t_\tSpaceAfter=No|NER=B-LOC
+8\t.\t.\tPUNCT\t$.\t_\t2\tpunct\t_\tNER=O
+
+# sent_id = 2
+1\tAngela\tAngela\tPROPN\tNE\t_\t3\tnsubj\t_\tNER=B-PER
+2\tMerkel\tMerkel\tPROPN\tNE\t_\t1\tflat\t_\tNER=I-PER
+3\tspricht\tsprechen\tVERB\tVVFIN\t_\t0\troot\t_\tSpaceAfter=No
+4\t.\t.\tPUNCT\t$.\t_\t3\tpunct\t_\tNER=O
+"""
+
+
+def test_read_conllu_misc_ner(tmp_path):
+    from nerbert_spacy.datasets import read_conllu
+
+    sents, stats = read_conllu(write(tmp_path, "de.conllu", CONLLU))
+    assert [s.tokens for s in sents] == [
+        ["Merkel", "wohnt", "in", "dem", "Kanzleramt", "in", "Berlin", "."],
+        ["Angela", "Merkel", "spricht", "."],
+    ]
+    assert sents[0].tags == ["B-per", "O", "O", "O", "B-org", "O", "B-loc", "O"]
+    assert sents[1].tags == ["B-per", "I-per", "O", "O"]
+    assert sents[0].line == 6 and sents[0].source == "de.conllu"
+    assert stats.docstarts == 1 and stats.sentences == 2
+    assert stats.multiword_tokens == 1 and stats.empty_nodes == 1
+    assert stats.missing_tags == 1  # "spricht" has no NER= in MISC: O, counted
+    # SpaceAfter=No is kept, so the doc text reads like the sentence
+    assert sentences_to_docs(sents)[0].text == "Merkel wohnt in dem Kanzleramt in Berlin."
+
+
+def test_read_conllu_entity_key_and_extra_column(tmp_path):
+    from nerbert_spacy.datasets import read_conllu
+
+    misc = "1\tBarack\t_\t_\t_\t_\t_\t_\t_\tEntity=B-PER\n2\tObama\t_\t_\t_\t_\t_\t_\t_\tEntity=I-PER\n"
+    assert read_conllu(write(tmp_path, "e.conllu", misc))[0][0].tags == ["B-per", "I-per"]
+    extra = "# text = Paris\n1\tParis\tParis\tPROPN\t_\t_\t0\troot\t_\t_\tB-LOC\n"
+    assert read_conllu(write(tmp_path, "x.conllu", extra))[0][0].tags == ["B-loc"]
+    with pytest.raises(NerbertError, match=r"n\.conllu: has no NER tags.*--tag-column"):
+        read_conllu(write(tmp_path, "n.conllu", "1\tParis\t_\t_\t_\t_\t_\t_\t_\t_\n"))
+    with pytest.raises(NerbertError, match=r"b\.conllu \(line 1\): invalid tag 'Q-LOC'"):
+        read_conllu(write(tmp_path, "b.conllu", "1\tParis\t_\t_\t_\t_\t_\t_\t_\tNER=Q-LOC\n"))
+
+
+def test_conllu_is_not_read_as_columns_of_indices(tmp_path):
+    # by extension, also through the generic conll format
+    for fmt in ("auto", "conll"):
+        sents, _ = read_file(write(tmp_path, "de.conllu", CONLLU), fmt)
+        assert sents[0].tokens[0] == "Merkel" and len(sents) == 2
+    # CoNLL-U content under another name: the index column is refused, not read as words
+    with pytest.raises(NerbertError, match=r"de\.txt: column 0 holds token indices.*conllu.*--token-column"):
+        read_conll(write(tmp_path, "de.txt", CONLLU))
+
+
+def test_token_and_tag_columns_chosen_by_the_user(tmp_path):
+    text = "1 Angela NNP B-PER x\n2 Merkel NNP I-PER x\n3 spoke VBD O x\n\n1 -DOCSTART- X O x\n\n1 Bonn NNP B-LOC x\n"
+    sents, stats = read_conll(write(tmp_path, "cols.txt", text), token_col=1, tag_col=3)
+    assert [s.tokens for s in sents] == [["Angela", "Merkel", "spoke"], ["Bonn"]]
+    assert sents[0].tags == ["B-per", "I-per", "O"] and stats.docstarts == 1
+    sents, _ = read_file(tmp_path / "cols.txt", "conll", token_col=1, tag_col=3)
+    assert sents[1].tags == ["B-loc"]
+    # the library call for a whole dataset takes the same options
+    loaded = load_dataset("conll", None, test=tmp_path / "cols.txt", token_col=1, tag_col=3)
+    assert loaded.splits["test"][0].tokens == ["Angela", "Merkel", "spoke"]
+    with pytest.raises(NerbertError, match=r"cols\.txt: column 0 holds token indices"):
+        read_conll(tmp_path / "cols.txt", tag_col=3)
+    with pytest.raises(NerbertError, match=r"token_col/tag_col are for the conll and conllu formats"):
+        read_file(write(tmp_path, "a.iob", "x|O\n"), "iob", token_col=1)

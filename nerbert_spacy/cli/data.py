@@ -18,7 +18,7 @@ def _fail(err: Exception) -> None:
 @app.command("convert")
 def convert(
     dataset: str = typer.Argument(..., help="crossner-<politics|science|music|literature|ai>, conll2003, btc, sec, "
-                                            "re3d, bionlp13cg, bionlp13pc, or generic conll / iob / jsonl"),
+                                            "re3d, bionlp13cg, bionlp13pc, or generic conll / conllu / iob / jsonl"),
     source: Optional[Path] = typer.Argument(None, help="Source folder (generic formats: folder or one file)"),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder for {train,dev,test}.spacy + meta.json"),
     few_shot: List[str] = typer.Option([], "--few-shot", help="Few-shot size: count (50) or percentage (10%); repeatable"),
@@ -26,37 +26,49 @@ def convert(
     split_seed: int = typer.Option(0, "--split-seed", help="Seed for held-out dev/test parts"),
     train: Optional[Path] = typer.Option(None, "--train", help="Generic formats: training file"),
     dev: Optional[Path] = typer.Option(None, "--dev", help="Generic formats: dev file (else split from train)"),
-    test: Optional[Path] = typer.Option(None, "--test", help="Generic formats: test file (else split from train)"),
+    test: Optional[Path] = typer.Option(None, "--test", help="Generic formats: test file (else split from train); "
+                                                             "alone, only test.spacy is written"),
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Generic formats: tag scheme bio|io|bioes|auto"),
+    token_column: Optional[int] = typer.Option(None, "--token-column", help="conll/conllu: token column, from 0 "
+                                                                            "(default conll 0, conllu 1 = FORM)"),
+    tag_column: Optional[int] = typer.Option(None, "--tag-column", help="conll/conllu: tag column, from 0; -1 = last "
+                                                                        "(default conll last, conllu 11th or MISC)"),
 ) -> None:
-    """Convert DATASET from SOURCE to OUTPUT/{train,dev,test}.spacy + meta.json."""
-    from ..datasets.registry import convert_dataset
+    """Convert DATASET from SOURCE to OUTPUT/{train,dev,test}.spacy + meta.json (only the splits given, for
+    generic formats without a training file). The folder is written whole or not at all."""
+    from ..datasets.readers import COUNTERS
+    from ..datasets.registry import GENERIC_FORMATS, SPLITS, convert_dataset
 
+    generic = {"train": train, "dev": dev, "test": test, "scheme": scheme, "token_col": token_column,
+               "tag_col": tag_column}
     options = {}
-    if dataset in ("conll", "iob", "jsonl"):
-        options = {"train": train, "dev": dev, "test": test, "scheme": scheme}
-    elif any(x is not None for x in (train, dev, test, scheme)):
-        _fail(NerbertError(f"--train/--dev/--test/--scheme are for the generic formats, not {dataset}"))
+    if dataset in GENERIC_FORMATS:
+        options = generic
+    elif any(x is not None for x in generic.values()):
+        _fail(NerbertError(f"--train/--dev/--test/--scheme/--token-column/--tag-column are for the generic "
+                           f"formats ({', '.join(GENERIC_FORMATS)}), not {dataset}"))
     try:
         meta = convert_dataset(dataset, source, output, few_shot=few_shot, seeds=seed, split_seed=split_seed, **options)
     except NerbertError as err:
         _fail(err)
         return
     paper = meta.get("paper_sizes") or {}
-    for split in ("train", "dev", "test"):
+    for split, n in meta["sizes"].items():
         ref = f" (paper {paper[split]})" if split in paper else ""
         st = meta["stats"][split]
-        typer.echo(f"{split:>5}: {meta['sizes'][split]} sentences{ref}, {st['entities']} entities  - {meta['splits'][split]}")
-    repairs = {k: sum(r[k] for r in meta["read"].values()) for k in
-               ("bio_repairs", "io_to_bio", "bioes_to_bio", "empty_tokens_dropped", "empty_sentences_dropped",
-                "spans_expanded", "docstarts")}
+        typer.echo(f"{split:>5}: {n} sentences{ref}, {st['entities']} entities  - {meta['splits'][split]}")
+    counted = [k for k in COUNTERS if k not in ("sentences", "tokens", "entities")]
+    repairs = {k: sum(r[k] for r in meta["read"].values()) for k in counted}
     changed = ", ".join(f"{k} {v}" for k, v in repairs.items() if v)
     typer.echo(f"labels ({len(meta['labels'])}): {', '.join(meta['labels'])}")
     if changed:
         typer.echo(f"changes: {changed}")
     for fs in meta["few_shot"]:
         typer.echo(f"few-shot {fs['size']} seed {fs['seed']}: {fs['sentences']} sentences -> {fs['file']}")
-    typer.echo(f"wrote {output}/{{train,dev,test}}.spacy and meta.json")
+    written = [s for s in SPLITS if s in meta["sizes"]]
+    missing = [s for s in SPLITS if s not in meta["sizes"]]
+    note = f" (no {'/'.join(missing)} split given)" if missing else ""
+    typer.echo(f"wrote {', '.join(f'{s}.spacy' for s in written)} and meta.json to {output}{note}")
 
 
 @app.command("list")

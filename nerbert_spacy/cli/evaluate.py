@@ -33,6 +33,11 @@ def evaluate(
     except NerbertError as err:
         _fail(err)
         return
+    missing = result.get("gold_labels_not_predictable") or []
+    if missing:
+        n_gold = len(result["gold_labels"])
+        typer.secho(f"warning: the model cannot produce {len(missing)} of the {n_gold} gold labels: "
+                    f"{', '.join(missing)} (their recall is 0)", fg=typer.colors.YELLOW, err=True)
     typer.echo(render_per_type(result))
     typer.echo(f"F1 {100 * result['f1']:.2f}  P {100 * result['precision']:.2f}  R {100 * result['recall']:.2f}  "
                f"({result['n_sentences']} sentences, {result['n_gold']} gold / {result['n_pred']} predicted entities, "

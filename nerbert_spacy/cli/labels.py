@@ -1,5 +1,6 @@
 """``nerbert labels``: label sets, target-schema mappings, zero-shot evaluation
 and infobox typing."""
+import json
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -7,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import NerbertError
+from ..labels import ENTITY
 
 app = typer.Typer(
     help="Label sets, mapping a target schema onto the pretrained types, zero-shot evaluation, infobox types.",
@@ -35,9 +37,23 @@ def map_cmd(
     from_data: Optional[Path] = typer.Option(None, "--from-data", help="Take target labels from this DocBin's doc.ents."),
     output: Path = typer.Option(..., "--output", "-o", help="Mapping JSON to write."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip (and note) override labels that do not exist."),
+    keep_entity: bool = typer.Option(
+        False, "--keep-entity/--drop-entity",
+        help="ENTITY (anchors with no DBpedia type): dropped by default, so zero-shot --unmapped misc never turns "
+        "every untyped prediction into misc; --keep-entity lets it follow --unmapped.",
+    ),
 ) -> None:
-    """Map target labels onto a pretrained label set (exact, descendant, ancestor, override)."""
-    from ..mapping import build_mapping, bundled_mapping_path, read_pretrained_labels, target_labels_from_docbin
+    """Map target labels onto a pretrained label set (exact, synonym, descendant, ancestor, override)."""
+    from ..mapping import (
+        build_mapping,
+        bundled_mapping_path,
+        closest_candidates,
+        override_template,
+        read_overrides,
+        read_pretrained_labels,
+        target_labels_from_docbin,
+    )
+    from ..util import write_text_atomic
 
     targets = list(target_labels or [])
     if from_data is not None:
@@ -46,16 +62,32 @@ def map_cmd(
         raise NerbertError("give target labels as arguments or a DocBin with --from-data")
     onto = _ontology(ontology)
     pre = read_pretrained_labels(pretrained, onto)
-    ov = None
+    ov, bundled = None, None
     if overrides is not None:
-        ov = overrides if Path(overrides).exists() else str(bundled_mapping_path(overrides))
-    mapping = build_mapping(targets, pre, onto, ov, strict=not lenient)
+        user_file = Path(overrides).exists()
+        ov = overrides if user_file else str(bundled_mapping_path(overrides))
+        bundled = None if user_file else Path(ov)
+    mapping = build_mapping(targets, pre, onto, ov, strict=not lenient, keep_entity=keep_entity)
     mapping.save(output)
-    _print_mapping(mapping)
+    declared = read_overrides(ov)[0]["intentionally_unmapped"] if ov is not None else []
+    candidates = {t: c for t, c in closest_candidates(mapping, onto).items() if t not in declared}
+    _print_mapping(mapping, candidates)
+    left = [t for t in mapping.unmapped_target if t in declared]
+    if left:
+        typer.echo(f"left unmapped on purpose (intentionally_unmapped in {ov}): {', '.join(left)}")
     typer.echo(f"wrote {output}")
+    if not candidates:
+        return
+    if ov is not None and bundled is None:
+        edit = Path(ov)
+    else:
+        edit = output.with_name(f"{output.stem}.overrides.json")
+        if not edit.exists():  # plain json: a file meant for hand editing
+            write_text_atomic(edit, json.dumps(override_template(mapping, candidates, bundled), indent=2) + "\n")
+    typer.echo(f'to map them: edit {edit} (pretrained labels under "map") and rerun with --overrides {edit}')
 
 
-def _print_mapping(mapping) -> None:
+def _print_mapping(mapping, candidates=None) -> None:
     width = max([len(t) for t in mapping.targets] + [6])
     typer.echo(f"{'target'.ljust(width)}  {'rule':<10}  pretrained")
     for t in mapping.targets:
@@ -72,15 +104,23 @@ def _print_mapping(mapping) -> None:
             first = False
     c = mapping.counts()
     typer.echo(
-        f"pairs: {c['exact']} exact, {c['descendant']} descendant, {c['ancestor']} ancestor, {c['override']} override"
+        f"pairs: {c['exact']} exact, {c['synonym']} synonym, {c['descendant']} descendant, {c['ancestor']} ancestor, "
+        f"{c['override']} override"
     )
     typer.echo(f"unmapped target labels ({len(mapping.unmapped_target)}): {', '.join(mapping.unmapped_target) or '-'}")
+    for t, cands in (candidates or {}).items():
+        shown = [f"{p} (now {mapping.target_of(p)})" if mapping.target_of(p) else p for p in cands]
+        typer.echo(f"  {t}: closest pretrained labels: {', '.join(shown) or '-'}")
     typer.echo(
         f"unmapped pretrained labels ({len(mapping.unmapped_pretrained)}): "
         f"{', '.join(mapping.unmapped_pretrained) or '-'}"
     )
     if mapping.dropped:
-        typer.echo(f"dropped in zero-shot use ({len(mapping.dropped)}): {', '.join(mapping.dropped)}")
+        why = {ENTITY: f"{ENTITY} (anchors with no DBpedia type; --keep-entity keeps it)"}
+        typer.echo(
+            f"dropped ({len(mapping.dropped)}): {', '.join(why.get(p, p) for p in mapping.dropped)}; "
+            "never turned into the zero-shot --unmapped label"
+        )
     for note in mapping.notes:
         typer.echo(f"note: {note}")
 

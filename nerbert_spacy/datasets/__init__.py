@@ -1,4 +1,4 @@
-"""Target-domain datasets: readers for CoNLL/IOB/TSV/JSONL formats, the
+"""Target-domain datasets: readers for CoNLL/CoNLL-U/IOB/TSV/JSONL formats, the
 paper's datasets with deterministic splits, few-shot subsets, conversion to
 DocBin (``nerbert data convert``)."""
 from .fewshot import FewShotSpec, fewshot_filename, parse_fewshot, sample_fewshot
@@ -9,6 +9,7 @@ from .readers import (
     docs_to_sentences,
     normalise_label,
     read_conll,
+    read_conllu,
     read_file,
     read_iob,
     read_jsonl,
@@ -39,6 +40,7 @@ __all__ = [
     "normalise_label",
     "parse_fewshot",
     "read_conll",
+    "read_conllu",
     "read_file",
     "read_iob",
     "read_jsonl",

@@ -1,5 +1,6 @@
-"""Readers for token-level NER formats: CoNLL-style columns, spaCy's ``iob``
-one-sentence-per-line format and character-offset JSONL.
+"""Readers for token-level NER formats: CoNLL-style columns, CoNLL-U (Universal
+Dependencies files with NER tags), spaCy's ``iob`` one-sentence-per-line format
+and character-offset JSONL.
 
 Every reader returns a list of :class:`Sentence` (tokens + valid BIO tags +
 where it came from) and a :class:`ReadStats` counting everything that was
@@ -15,7 +16,7 @@ names but are lower-cased, stripped, and inner whitespace becomes ``_``
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import srsly
 
@@ -54,9 +55,22 @@ class Sentence:
         return len(self.tokens)
 
 
+#: The counters of :class:`ReadStats`: what was read, and every change or skip on the way.
+COUNTERS = (
+    "sentences", "tokens", "entities", "docstarts", "bio_repairs", "io_to_bio", "bioes_to_bio",
+    "empty_tokens_dropped", "empty_sentences_dropped", "spans_expanded", "multiword_tokens",
+    "empty_nodes", "missing_tags",
+)
+
+
 @dataclass
 class ReadStats:
-    """What a reader saw and changed. All counters start at zero."""
+    """What a reader saw and changed. All counters start at zero.
+
+    CoNLL-U only: ``multiword_tokens`` (range lines such as ``3-4 im`` skipped, their
+    words kept), ``empty_nodes`` (``5.1`` lines skipped), ``missing_tags`` (words whose
+    MISC field has no NER key, read as ``O``).
+    """
 
     files: List[str] = field(default_factory=list)
     sentences: int = 0
@@ -69,14 +83,14 @@ class ReadStats:
     empty_tokens_dropped: int = 0
     empty_sentences_dropped: int = 0
     spans_expanded: int = 0
+    multiword_tokens: int = 0
+    empty_nodes: int = 0
+    missing_tags: int = 0
     labels: Dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "ReadStats") -> "ReadStats":
         """Add the counters of ``other`` into this one (in place) and return self."""
-        for name in (
-            "sentences", "tokens", "entities", "docstarts", "bio_repairs", "io_to_bio",
-            "bioes_to_bio", "empty_tokens_dropped", "empty_sentences_dropped", "spans_expanded",
-        ):
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.files.extend(f for f in other.files if f not in self.files)
         for label, n in other.labels.items():
@@ -195,49 +209,42 @@ def _split_columns(line: str) -> List[str]:
     return line.split()
 
 
-def read_conll(
-    path: PathLike,
-    *,
-    scheme: str = "bio",
-    token_col: int = 0,
-    tag_col: int = -1,
-    min_cols: int = 2,
-) -> Tuple[List[Sentence], ReadStats]:
-    """Read a column file: one token per line, blank line between sentences.
+#: What a line parser returns for a token line: (token, raw tag, whitespace after the
+#: token or None when the format does not say); None for a line to skip.
+_TokenLine = Optional[Tuple[str, str, Optional[bool]]]
 
-    Columns are tab-separated when the line has a tab, else whitespace-separated;
-    the token is column ``token_col`` and the tag column ``tag_col`` (default:
-    last). ``-DOCSTART-`` lines end the current sentence and are skipped.
-    Tokens that are empty after stripping (seen in BTC) are dropped when tagged
-    ``O`` and counted; an empty token with an entity tag is an error.
 
-    path (str | Path): The file.
-    scheme (str): Tag scheme of the file, one of SCHEMES.
-    token_col (int): Column index of the token.
-    tag_col (int): Column index of the tag.
-    min_cols (int): Fewest columns a token line must have.
-    RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
-    """
-    if scheme not in SCHEMES:
-        raise NerbertError(f"unknown tag scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
-    p, text = _read_text(path)
-    stats = ReadStats(files=[p.name])
+def _read_token_lines(
+    p: Path,
+    text: str,
+    scheme: str,
+    stats: ReadStats,
+    parse_line: Callable[[str, int], _TokenLine],
+) -> List[Sentence]:
+    """The loop shared by the column readers: one token per line, a blank line
+    between sentences, ``-DOCSTART-`` (as a line or as the token) ends a sentence
+    and is skipped, empty ``O`` tokens are dropped and counted."""
     sentences: List[Sentence] = []
     tokens: List[str] = []
     parsed: List[Tuple[str, str]] = []
+    spaces: List[Optional[bool]] = []
     start_line = 0
 
     def flush() -> None:
-        nonlocal tokens, parsed
+        nonlocal tokens, parsed, spaces
         if tokens:
             tags = to_bio(parsed, scheme, stats)
             _count(tags, stats)
-            sentences.append(Sentence(tokens, tags, p.name, start_line))
+            known = None
+            if any(sp is not None for sp in spaces):
+                known = [sp is not False for sp in spaces]
+                known[-1] = False
+            sentences.append(Sentence(tokens, tags, p.name, start_line, spaces=known))
             stats.sentences += 1
             stats.tokens += len(tokens)
         elif start_line:
             stats.empty_sentences_dropped += 1
-        tokens, parsed = [], []
+        tokens, parsed, spaces = [], [], []
 
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = raw.rstrip("\r")
@@ -250,19 +257,15 @@ def read_conll(
             start_line = 0
             stats.docstarts += 1
             continue
-        parts = _split_columns(line)
-        if len(parts) < min_cols:
-            raise NerbertError(
-                f"expected at least {min_cols} columns (token ... tag) but found {len(parts)}: {line.strip()[:60]!r}",
-                p,
-                f"line {lineno}",
-            )
-        try:
-            token, tag = parts[token_col], parts[tag_col]
-        except IndexError:
-            raise NerbertError(
-                f"has no column {token_col} / {tag_col}: {line.strip()[:60]!r}", p, f"line {lineno}"
-            ) from None
+        token_line = parse_line(line, lineno)
+        if token_line is None:
+            continue
+        token, tag, space = token_line
+        if token == _DOCSTART:
+            flush()
+            start_line = 0
+            stats.docstarts += 1
+            continue
         try:
             prefix_label = _parse_tag(tag, scheme)
         except ValueError as err:
@@ -276,9 +279,203 @@ def read_conll(
             continue
         tokens.append(token)
         parsed.append(prefix_label)
+        spaces.append(space)
     flush()
     if not sentences:
         raise NerbertError("contains no annotated sentences", p)
+    return sentences
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
+        raise NerbertError(f"unknown tag scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+
+
+def _column(parts: List[str], col: int, what: str, line: str, p: Path, lineno: int) -> str:
+    try:
+        return parts[col]
+    except IndexError:
+        raise NerbertError(
+            f"has no {what} column {col} (the line has {len(parts)} columns): {line.strip()[:60]!r}",
+            p,
+            f"line {lineno}",
+        ) from None
+
+
+#: How many sentences :func:`_refuse_index_tokens` looks at.
+_INDEX_SAMPLE = 20
+
+
+def _refuse_index_tokens(text: str, p: Path, token_col: int) -> None:
+    """Refuse a token column that holds token indices (CoNLL-U's ID column): most
+    tokens of the first sentences are consecutive integers counting from 0 or 1.
+    Lines starting with ``#`` (CoNLL-U comments) are left out of the count."""
+    total = hits = sentences = 0
+    expected: Optional[int] = None
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            if expected is not None:
+                sentences += 1
+                if sentences >= _INDEX_SAMPLE:
+                    break
+            expected = None
+            continue
+        if line.startswith("#"):
+            continue
+        parts = _split_columns(line)
+        if not -len(parts) <= token_col < len(parts):
+            continue
+        token = parts[token_col]
+        total += 1
+        if token.isdigit():
+            n = int(token)
+            if (expected is None and n in (0, 1)) or n == expected:
+                hits += 1
+            expected = n + 1
+        elif expected is None:
+            expected = -1  # inside a sentence that does not start with an index
+    if total >= 3 and hits * 2 > total:
+        raise NerbertError(
+            f"column {token_col} holds token indices ({hits} of the first {total} tokens count 1, 2, 3, ...), "
+            "not words; for CoNLL-U use the conllu format (nerbert data convert conllu, or a .conllu file name), "
+            "for other layouts choose the columns with --token-column N --tag-column N (token_col / tag_col, "
+            "counted from 0)",
+            p,
+        )
+
+
+def read_conll(
+    path: PathLike,
+    *,
+    scheme: str = "bio",
+    token_col: int = 0,
+    tag_col: int = -1,
+    min_cols: int = 2,
+) -> Tuple[List[Sentence], ReadStats]:
+    """Read a column file: one token per line, blank line between sentences.
+
+    Columns are tab-separated when the line has a tab, else whitespace-separated;
+    the token is column ``token_col`` and the tag column ``tag_col`` (default:
+    last), both counted from 0. ``-DOCSTART-`` lines (or tokens) end the current
+    sentence and are skipped. Tokens that are empty after stripping (seen in BTC)
+    are dropped when tagged ``O`` and counted; an empty token with an entity tag is
+    an error. A token column that holds token indices (CoNLL-U read as plain
+    columns) is refused.
+
+    path (str | Path): The file.
+    scheme (str): Tag scheme of the file, one of SCHEMES.
+    token_col (int): Column index of the token.
+    tag_col (int): Column index of the tag.
+    min_cols (int): Fewest columns a token line must have.
+    RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
+    """
+    _check_scheme(scheme)
+    p, text = _read_text(path)
+    _refuse_index_tokens(text, p, token_col)
+    stats = ReadStats(files=[p.name])
+
+    def parse_line(line: str, lineno: int) -> _TokenLine:
+        parts = _split_columns(line)
+        if len(parts) < min_cols:
+            raise NerbertError(
+                f"expected at least {min_cols} columns (token ... tag) but found {len(parts)}: {line.strip()[:60]!r}",
+                p,
+                f"line {lineno}",
+            )
+        token = _column(parts, token_col, "token", line, p, lineno)
+        return token, _column(parts, tag_col, "tag", line, p, lineno), None
+
+    return _read_token_lines(p, text, scheme, stats, parse_line), stats
+
+
+#: MISC keys that hold the NER tag in CoNLL-U files (``NER=B-PER``), first match wins.
+CONLLU_TAG_KEYS = ("NER", "NE", "Entity", "name")
+_CONLLU_COLUMNS = 10
+_MISC = 9
+_RANGE_ID = re.compile(r"^\d+-\d+$")  # a multi-word token line: "3-4 im"
+_EMPTY_NODE_ID = re.compile(r"^\d+\.\d+$")  # an empty node: "5.1"
+
+
+def _misc_fields(misc: str) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    if misc in ("", "_"):
+        return out
+    for item in misc.split("|"):
+        key, sep, value = item.partition("=")
+        if sep:
+            out.setdefault(key, value)
+    return out
+
+
+def read_conllu(
+    path: PathLike,
+    *,
+    scheme: str = "bio",
+    token_col: int = 1,
+    tag_col: Optional[int] = None,
+) -> Tuple[List[Sentence], ReadStats]:
+    """Read CoNLL-U with NER tags: ten columns ``ID FORM LEMMA UPOS XPOS FEATS HEAD
+    DEPREL DEPS MISC`` (tab-separated), the word in FORM.
+
+    The tag is read from an 11th column when the line has one, else from the MISC
+    field (``NER=B-PER``, or the keys ``NE``, ``Entity``, ``name``; a word without
+    such a key is ``O``, counted as ``missing_tags``); ``tag_col`` names the column
+    instead. ``#`` lines are comments; multi-word token lines (``3-4 im``) are
+    skipped and their words (``in``, ``dem``) kept; empty nodes (``5.1``) are
+    skipped; ``SpaceAfter=No`` is kept as the token's whitespace; ``-DOCSTART-``
+    as the word ends a sentence and is skipped.
+
+    path (str | Path): The file.
+    scheme (str): Tag scheme of the tags, one of SCHEMES.
+    token_col (int): Column index of the word (default 1, FORM).
+    tag_col (Optional[int]): Column index of the tag (default: the 11th column, else MISC).
+    RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
+    """
+    _check_scheme(scheme)
+    p, text = _read_text(path)
+    _refuse_index_tokens(text, p, token_col)
+    stats = ReadStats(files=[p.name])
+    found = [0]  # words whose tag was found (MISC key or column)
+
+    def parse_line(line: str, lineno: int) -> _TokenLine:
+        if line.startswith("#"):
+            return None
+        parts = _split_columns(line)
+        if _RANGE_ID.match(parts[0]):
+            stats.multiword_tokens += 1
+            return None
+        if _EMPTY_NODE_ID.match(parts[0]):
+            stats.empty_nodes += 1
+            return None
+        token = _column(parts, token_col, "token", line, p, lineno)
+        misc = _misc_fields(parts[_MISC]) if len(parts) > _MISC else {}
+        space = misc.get("SpaceAfter") != "No"
+        if tag_col is not None or len(parts) > _CONLLU_COLUMNS:
+            found[0] += 1
+            col = tag_col if tag_col is not None else _CONLLU_COLUMNS
+            return token, _column(parts, col, "tag", line, p, lineno), space
+        if len(parts) < _CONLLU_COLUMNS:
+            raise NerbertError(
+                f"expected the {_CONLLU_COLUMNS} CoNLL-U columns but found {len(parts)}: {line.strip()[:60]!r} "
+                "(for other layouts choose the columns with --token-column N --tag-column N)",
+                p,
+                f"line {lineno}",
+            )
+        for key in CONLLU_TAG_KEYS:
+            if key in misc:
+                found[0] += 1
+                return token, misc[key], space
+        stats.missing_tags += 1
+        return token, "O", space
+
+    sentences = _read_token_lines(p, text, scheme, stats, parse_line)
+    if not found[0]:
+        raise NerbertError(
+            f"has no NER tags: expected {'=, '.join(CONLLU_TAG_KEYS)}= in the MISC column or an 11th column; "
+            "for other layouts choose the columns with --token-column N --tag-column N",
+            p,
+        )
     return sentences, stats
 
 
@@ -408,26 +605,47 @@ def read_jsonl(path: PathLike, *, lang: str = "en") -> Tuple[List[Sentence], Rea
     return sentences, stats
 
 
-def read_file(path: PathLike, fmt: str = "auto", *, scheme: Optional[str] = None) -> Tuple[List[Sentence], ReadStats]:
+#: The generic formats :func:`read_file` reads.
+FORMATS = ("conll", "conllu", "iob", "jsonl")
+
+
+def read_file(
+    path: PathLike,
+    fmt: str = "auto",
+    *,
+    scheme: Optional[str] = None,
+    token_col: Optional[int] = None,
+    tag_col: Optional[int] = None,
+) -> Tuple[List[Sentence], ReadStats]:
     """Read one file in a generic format.
 
     path (str | Path): The file.
-    fmt (str): "conll", "iob", "jsonl" or "auto" (by extension: .jsonl/.json -> jsonl,
-        .iob -> iob, else conll).
-    scheme (Optional[str]): Tag scheme override (default: "bio" for conll, "auto" for iob).
+    fmt (str): "conll", "conllu", "iob", "jsonl" or "auto" (by extension: .jsonl/.json ->
+        jsonl, .iob -> iob, .conllu -> conllu, else conll). A ``.conllu`` file is read as
+        CoNLL-U under the format "conll" too.
+    scheme (Optional[str]): Tag scheme override (default: "bio" for conll/conllu, "auto" for iob).
+    token_col (Optional[int]): Token column, counted from 0 (conll: 0, conllu: 1 = FORM).
+    tag_col (Optional[int]): Tag column, counted from 0 (conll: last, conllu: the 11th or MISC).
     RETURNS (Tuple[List[Sentence], ReadStats]): Sentences and counts.
     """
     p = Path(path)
+    suffix = p.suffix.lower()
     if fmt == "auto":
-        suffix = p.suffix.lower()
-        fmt = "jsonl" if suffix in (".jsonl", ".json") else "iob" if suffix == ".iob" else "conll"
+        fmt = {".jsonl": "jsonl", ".json": "jsonl", ".iob": "iob", ".conllu": "conllu"}.get(suffix, "conll")
+    if fmt == "conll" and suffix == ".conllu":
+        fmt = "conllu"
+    if fmt not in FORMATS:
+        raise NerbertError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
+    columns = {k: v for k, v in (("token_col", token_col), ("tag_col", tag_col)) if v is not None}
+    if columns and fmt not in ("conll", "conllu"):
+        raise NerbertError(f"token_col/tag_col are for the conll and conllu formats, not {fmt}", p)
     if fmt == "conll":
-        return read_conll(p, scheme=scheme or "bio")
+        return read_conll(p, scheme=scheme or "bio", **columns)
+    if fmt == "conllu":
+        return read_conllu(p, scheme=scheme or "bio", **columns)
     if fmt == "iob":
         return read_iob(p, scheme=scheme or "auto")
-    if fmt == "jsonl":
-        return read_jsonl(p)
-    raise NerbertError(f"unknown format {fmt!r}; use conll, iob or jsonl")
+    return read_jsonl(p)
 
 
 def sentences_to_docs(sentences: Iterable[Sentence], vocab=None):

@@ -11,17 +11,24 @@ Splits the source data does not publish are made deterministically:
   the rest train (988); FIN3 -> test (303). IO tags become BIO.
 * ``re3d``: 153 sentences of re3d-train held out (``split_seed``) as dev,
   the rest train (612); re3d-test -> test (200).
-* generic ``conll``/``iob``/``jsonl``: any missing dev/test part is split
-  from train (10% each, ``split_seed``).
+* generic ``conll``/``conllu``/``iob``/``jsonl``: any missing dev/test part is
+  split from train (10% each, ``split_seed``); without a training file only the
+  splits given are converted (e.g. a test file to evaluate an existing model).
+
+:func:`convert_dataset` checks everything (files, few-shot sizes) before it
+writes, and writes the whole output folder at once (:func:`nerbert_spacy.util.atomic_dir`):
+a failure leaves any previous result untouched.
 """
+import fnmatch
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import NerbertError, require_dir
-from ..util import atomic_path, write_json_atomic
+from ..util import atomic_dir, atomic_path, write_json_atomic
 from .fewshot import fewshot_filename, parse_fewshot, sample_fewshot
-from .readers import ReadStats, Sentence, read_conll, read_file, sentences_to_docs
+from .readers import COUNTERS, ReadStats, Sentence, read_conll, read_file, sentences_to_docs
 from .splits import holdout, split_fractions, split_halves
 
 PathLike = Union[str, Path]
@@ -192,9 +199,11 @@ _GENERIC_NAMES = {
 }
 _GENERIC_EXT = {
     "conll": (".conll", ".txt", ".tsv", ".bio", ".iob2", ".conllu"),
+    "conllu": (".conllu", ".conll", ".txt"),
     "iob": (".iob", ".txt"),
     "jsonl": (".jsonl", ".json"),
 }
+GENERIC_FORMATS = tuple(_GENERIC_EXT)
 
 
 def _find_generic(src: Path, fmt: str, split: str) -> Optional[Path]:
@@ -203,6 +212,48 @@ def _find_generic(src: Path, fmt: str, split: str) -> Optional[Path]:
             if (src / f"{stem}{ext}").is_file():
                 return src / f"{stem}{ext}"
     return None
+
+
+def _generic_files(
+    source: Optional[PathLike], fmt: str, given: Dict[str, Optional[PathLike]]
+) -> Dict[str, Path]:
+    """The file of each split: from SOURCE (a file = train, a folder = train.*/dev.*/test.*),
+    then the explicitly given ones; NerbertError for none at all or one file in two splits."""
+    files: Dict[str, Path] = {}
+    if source is not None:
+        src = Path(source)
+        if src.is_file():
+            files["train"] = src
+        elif src.is_dir():
+            for split in SPLITS:
+                found = _find_generic(src, fmt, split)
+                if found is not None:
+                    files[split] = found
+            if not files:
+                names = "/".join(n for split in SPLITS for n in _GENERIC_NAMES[split])
+                raise NerbertError(
+                    f"has no {names} file with extension {', '.join(_GENERIC_EXT[fmt])} "
+                    "(or pass --train/--dev/--test FILE)",
+                    src,
+                )
+        else:
+            raise NerbertError("not found", src)
+    files.update({split: Path(p) for split, p in given.items() if p is not None})
+    if not files:
+        raise NerbertError("no input file given: pass SOURCE (folder or file) or --train/--dev/--test FILE")
+    seen: Dict[Path, str] = {}
+    for split in SPLITS:
+        if split not in files:
+            continue
+        key = files[split].resolve()
+        if key in seen:
+            raise NerbertError(
+                f"is given for both {seen[key]} and {split}; each file can feed one split only "
+                "(a missing dev/test split is split from train)",
+                files[split],
+            )
+        seen[key] = split
+    return files
 
 
 def load_generic(
@@ -215,50 +266,34 @@ def load_generic(
     scheme: Optional[str] = None,
     dev_fraction: float = 0.1,
     test_fraction: float = 0.1,
+    token_col: Optional[int] = None,
+    tag_col: Optional[int] = None,
     **_,
 ) -> Loaded:
-    """User data in ``conll``, ``iob`` or ``jsonl``.
+    """User data in ``conll``, ``conllu``, ``iob`` or ``jsonl``.
 
     ``source`` is a folder with ``train.*``, ``dev.*`` (or ``devel``/``valid``),
     ``test.*`` files, or one file to split; ``train``/``dev``/``test`` name files
-    explicitly and win over the folder. Missing dev/test parts are split from train.
+    explicitly and win over the folder. With a training file, missing dev/test
+    parts are split from it; without one, only the splits given are read (no
+    split is made up). One file in two splits is refused. ``token_col`` and
+    ``tag_col`` choose the columns of conll/conllu files (counted from 0).
     """
     if fmt not in _GENERIC_EXT:
-        raise NerbertError(f"unknown generic format {fmt!r}; use conll, iob or jsonl")
-    files: Dict[str, Optional[Path]] = {"train": None, "dev": None, "test": None}
-    if source is not None:
-        src = Path(source)
-        if src.is_file():
-            files["train"] = src
-        elif src.is_dir():
-            for split in SPLITS:
-                files[split] = _find_generic(src, fmt, split)
-            if files["train"] is None:
-                names = "/".join(_GENERIC_NAMES["train"])
-                raise NerbertError(
-                    f"has no {names} file with extension {', '.join(_GENERIC_EXT[fmt])} "
-                    "(or pass --train FILE)",
-                    src,
-                )
-        else:
-            raise NerbertError("not found", src)
-    for split, given in (("train", train), ("dev", dev), ("test", test)):
-        if given is not None:
-            files[split] = Path(given)
-    if files["train"] is None:
-        raise NerbertError("no training file given: pass SOURCE (folder or file) or --train FILE")
+        raise NerbertError(f"unknown generic format {fmt!r}; use {', '.join(GENERIC_FORMATS)}")
+    files = _generic_files(source, fmt, {"train": train, "dev": dev, "test": test})
     splits: Dict[str, List[Sentence]] = {}
     file_stats: Dict[str, ReadStats] = {}
     sources: Dict[str, List[str]] = {}
     notes: Dict[str, str] = {}
-    for split in SPLITS:
-        path = files[split]
-        if path is not None:
-            splits[split], file_stats[f"{split}:{path.name}"] = read_file(path, fmt, scheme=scheme)
-            sources[split] = [str(path)]
-            notes[split] = "as given"
+    for split, path in sorted(files.items(), key=lambda kv: SPLITS.index(kv[0])):
+        splits[split], file_stats[f"{split}:{path.name}"] = read_file(
+            path, fmt, scheme=scheme, token_col=token_col, tag_col=tag_col
+        )
+        sources[split] = [str(path)]
+        notes[split] = "as given"
     missing = [s for s in ("dev", "test") if s not in splits]
-    if missing:
+    if missing and "train" in splits:
         parts = split_fractions(
             splits["train"],
             dev=dev_fraction if "dev" in missing else 0.0,
@@ -273,6 +308,7 @@ def load_generic(
             frac = dev_fraction if split == "dev" else test_fraction
             notes[split] = f"{len(parts[split])} sentences ({frac:.0%}) split from train (split seed {split_seed})"
         notes["train"] = f"train minus the {' and '.join(missing)} split(s)"
+        splits = {s: splits[s] for s in SPLITS}
     return Loaded(splits, file_stats, sources, notes)
 
 
@@ -326,6 +362,7 @@ DATASETS["bionlp13pc"] = DatasetInfo("bionlp13pc", "BioNLP 2013 Pathway Curation
                                      (2500, 900, 1700), "bionlp13pc")
 for _fmt, _desc in (
     ("conll", "generic token ... tag columns (tab or whitespace), optional -DOCSTART-"),
+    ("conllu", "generic CoNLL-U: FORM + NER tag in MISC (NER=B-PER) or an 11th column"),
     ("iob", "generic spaCy iob: one sentence per line, word|tag or word|POS|tag"),
     ("jsonl", 'generic JSONL: {"text": ..., "spans": [{"start", "end", "label"}]}'),
 ):
@@ -344,19 +381,17 @@ def load_dataset(name: str, source: Optional[PathLike], **options) -> Loaded:
 
     name (str): A key of DATASETS.
     source (Optional[str | Path]): Its folder (or, for generic formats, a file).
-    **options: ``split_seed`` and, for generic formats, ``train``/``dev``/``test``/``scheme``.
+    **options: ``split_seed`` and, for generic formats, ``train``/``dev``/``test``/``scheme``/
+        ``token_col``/``tag_col``.
     RETURNS (Loaded): Splits, per-split stats, source files and notes.
     """
     info = get_dataset(name)
-    if source is None and info.name not in ("conll", "iob", "jsonl"):
+    if source is None and info.name not in GENERIC_FORMATS:
         raise NerbertError(f"dataset {name} needs a SOURCE_DIR")
     return info.loader(source, **options)
 
 
-_REPAIR_FIELDS = (
-    "sentences", "tokens", "docstarts", "bio_repairs", "io_to_bio", "bioes_to_bio",
-    "empty_tokens_dropped", "empty_sentences_dropped", "spans_expanded",
-)
+_REPAIR_FIELDS = tuple(c for c in COUNTERS if c != "entities")
 
 
 def _read_summary(st: ReadStats) -> Dict[str, int]:
@@ -375,6 +410,36 @@ def write_docbin(sentences: Sequence[Sentence], path: PathLike) -> int:
     return len(docs)
 
 
+#: What ``convert_dataset`` writes into its output folder (an existing folder holding
+#: anything else is refused rather than replaced).
+CONVERT_OUTPUTS = ("*.spacy", "meta.json", ".tmp-*")
+
+
+def _replaceable_output(output_dir: PathLike) -> Path:
+    """The output folder as an absolute path (``.`` has no name to swap), after checking
+    that an existing one holds only what an earlier conversion wrote and is not the
+    current folder, so replacing it as a whole deletes nothing of the user's."""
+    out = Path(os.path.abspath(output_dir))
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise NerbertError("output exists and is not a folder", output_dir)
+    if out == Path(os.getcwd()):
+        raise NerbertError(
+            "output is the current folder, which cannot be replaced as a whole; "
+            "give its path from the folder above, or a new folder",
+            output_dir,
+        )
+    foreign = sorted(p.name for p in out.iterdir() if not any(fnmatch.fnmatch(p.name, pat) for pat in CONVERT_OUTPUTS))
+    if foreign:
+        raise NerbertError(
+            f"output folder holds files a conversion does not write ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); choose a new or empty folder",
+            output_dir,
+        )
+    return out
+
+
 def convert_dataset(
     name: str,
     source: Optional[PathLike],
@@ -388,48 +453,58 @@ def convert_dataset(
     """Convert a dataset to ``output_dir/{train,dev,test}.spacy`` + ``meta.json``
     and, per few-shot size and seed, ``train-fewshot-<N>-seed<S>.spacy``.
 
+    Generic formats given only some splits (e.g. only ``test``) write only those.
+    Everything is read, checked and sampled first; the folder is then written
+    under a temporary name and swapped in whole, replacing any previous result
+    (:func:`nerbert_spacy.util.atomic_dir`). A failure leaves the previous result as
+    it was; an existing folder with other files in it, or the current folder, is refused.
+
     name (str): Dataset name (see DATASETS).
     source (Optional[str | Path]): Source folder (or file for generic formats).
     output_dir (str | Path): Output folder.
-    few_shot (Sequence[str]): Few-shot sizes ("50", "10%").
+    few_shot (Sequence[str]): Few-shot sizes ("50", "10%"); they need a train split.
     seeds (Sequence[int]): Few-shot sampling seeds.
     split_seed (int): Seed for held-out dev/test parts.
-    **options: Passed to the loader (generic: ``train``, ``dev``, ``test``, ``scheme``).
-    RETURNS (Dict): The meta written to ``meta.json``.
+    **options: Passed to the loader (generic: ``train``, ``dev``, ``test``, ``scheme``,
+        ``token_col``, ``tag_col``).
+    RETURNS (Dict): The meta written to ``meta.json``; ``sizes`` names the splits written.
     """
     info = get_dataset(name)
     specs = [parse_fewshot(s) for s in few_shot]
     loaded = load_dataset(name, source, split_seed=split_seed, **options)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sizes = {}
-    for split in SPLITS:
-        sents = loaded.splits[split]
-        if not sents:
+    splits = [s for s in SPLITS if s in loaded.splits]
+    for split in splits:
+        if not loaded.splits[split]:
             raise NerbertError(f"the {split} split of {name} is empty", source)
-        sizes[split] = write_docbin(sents, out / f"{split}.spacy")
-    labels = sorted({t[2:] for split in SPLITS for s in loaded.splits[split] for t in s.tags if t != "O"})
-    fewshot_meta = []
-    for spec in specs:
-        for seed in seeds:
-            subset = sample_fewshot(loaded.splits["train"], spec, seed)
+    if specs and "train" not in loaded.splits:
+        raise NerbertError(f"few-shot subsets need a training split, and no train file was given for {name}")
+    subsets = [
+        (spec, seed, sample_fewshot(loaded.splits["train"], spec, seed)) for spec in specs for seed in seeds
+    ]
+    labels = sorted({t[2:] for split in splits for s in loaded.splits[split] for t in s.tags if t != "O"})
+    out = _replaceable_output(output_dir)
+    sizes, fewshot_meta = {}, []
+    with atomic_dir(out) as tmp:
+        for split in splits:
+            sizes[split] = write_docbin(loaded.splits[split], tmp / f"{split}.spacy")
+        for spec, seed, subset in subsets:
             fname = fewshot_filename(spec, seed)
-            n = write_docbin(subset, out / fname)
+            n = write_docbin(subset, tmp / fname)
             fewshot_meta.append({"size": spec.tag, "seed": seed, "sentences": n, "file": fname})
-    meta = {
-        "dataset": name,
-        "description": info.description,
-        "sizes": sizes,
-        "paper_sizes": dict(zip(SPLITS, info.paper_sizes)) if info.paper_sizes else None,
-        "labels": labels,
-        "split_seed": split_seed,
-        "splits": loaded.notes,
-        "source_files": loaded.sources,
-        "stats": {s: split_stats(loaded.splits[s]) for s in SPLITS},
-        "read": {name: _read_summary(st) for name, st in loaded.file_stats.items()},
-        "few_shot": fewshot_meta,
-    }
-    write_json_atomic(out / "meta.json", meta)
+        meta = {
+            "dataset": name,
+            "description": info.description,
+            "sizes": sizes,
+            "paper_sizes": dict(zip(SPLITS, info.paper_sizes)) if info.paper_sizes else None,
+            "labels": labels,
+            "split_seed": split_seed,
+            "splits": loaded.notes,
+            "source_files": loaded.sources,
+            "stats": {s: split_stats(loaded.splits[s]) for s in splits},
+            "read": {name: _read_summary(st) for name, st in loaded.file_stats.items()},
+            "few_shot": fewshot_meta,
+        }
+        write_json_atomic(tmp / "meta.json", meta)
     return meta
 
 

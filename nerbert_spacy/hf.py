@@ -316,24 +316,29 @@ def hf_token_probabilities(
 def compare_with_hf(pipeline: PathLike, hf_dir: PathLike, docs: Sequence[Doc]) -> Dict[str, Any]:
     """Largest difference between a pipeline's and a checkpoint's first-sub-word probabilities.
 
-    The pipeline tags ``docs`` with their own tokens (one strided window for
-    docs up to 128 tokens); the checkpoint reads ``doc.text``. The checkpoint's
-    classes are matched to the tagger's tags by name (``id2label``).
+    The pipeline tags ``docs`` with their own tokens; the checkpoint reads
+    ``doc.text`` whole. The checkpoint's classes are matched to the tagger's
+    tags by name (``id2label``). Docs longer than the transformer's window
+    (``strided_spans`` ``window``, 128 tokens in the configs) are left out: the
+    pipeline reads them in overlapping windows, the checkpoint in one pass.
 
     pipeline (str | Path): The saved pipeline.
     hf_dir (str | Path): The checkpoint (e.g. written by :func:`export_hf`).
     docs (Sequence[Doc]): The documents (their words and spaces are used).
     RETURNS (Dict[str, Any]): ``max_abs_diff``, ``docs``, ``tokens`` compared,
-        ``tokens_without_subword`` (not compared), ``argmax_agreement``.
+        ``tokens_without_subword`` (not compared), ``argmax_agreement``,
+        ``docs_longer_than_window`` (left out).
     """
     from .pipeline.bio_tagger import tag_scores
     from .pipeline.callbacks import load_pipeline
 
     nlp = load_pipeline(pipeline)
     own = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in docs]
-    own = [d for d in own if len(d)]
+    window = _window(nlp)
+    too_long = sum(1 for d in own if window is not None and len(d) > window)
+    own = [d for d in own if len(d) and (window is None or len(d) <= window)]
     if not own:
-        raise NerbertError("no non-empty document to compare on")
+        raise NerbertError(f"no non-empty document of at most {window} tokens to compare on")
     tagger, spacy_probs = tag_scores(nlp, own)
     hf_tags, hf = hf_token_probabilities(hf_dir, [d.text for d in own])
     if sorted(hf_tags) != sorted(tagger.tags):
@@ -355,7 +360,18 @@ def compare_with_hf(pipeline: PathLike, hf_dir: PathLike, docs: Sequence[Doc]) -
         "tokens": len(diffs),
         "tokens_without_subword": unaligned,
         "argmax_agreement": agree / len(diffs) if diffs else 1.0,
+        "docs_longer_than_window": too_long,
     }
+
+
+def _window(nlp) -> Optional[int]:
+    """The window (in tokens) of the transformer's span getter, if it has one."""
+    for name, proc in nlp.pipeline:
+        get_spans = nlp.config["components"][name].get("model", {}).get("get_spans", {})
+        if proc.__class__.__name__ == "Transformer" and isinstance(get_spans, dict):
+            window = get_spans.get("window")
+            return int(window) if window is not None else None
+    return None
 
 
 def export_and_check(

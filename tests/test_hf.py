@@ -244,3 +244,11 @@ def test_cli_export_import_and_refusal(cli_runner, pipeline_dir, tiny_bert, tmp_
     assert result.exit_code == 1
     assert "error:" in result.output and "B-PER" in result.output and "config.json" in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_compare_leaves_out_docs_longer_than_the_window(pipeline_dir, exported):
+    nlp = spacy.blank("en")
+    long_doc = nlp.make_doc(" ".join(["the"] * 130))
+    check = compare_with_hf(pipeline_dir, exported[0], [nlp.make_doc(SENTENCES[0]), long_doc])
+    assert check["docs"] == 1 and check["docs_longer_than_window"] == 1
+    assert check["tokens"] == len(nlp.make_doc(SENTENCES[0]))

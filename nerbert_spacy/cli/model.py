@@ -127,6 +127,8 @@ def export_hf_cmd(
         typer.echo(
             f"check: {check_result['tokens']} tokens of {check_result['docs']} docs, max |p_hf - p_spacy| = "
             f"{check_result['max_abs_diff']:.2e}, arg-max agreement {check_result['argmax_agreement']:.4f}"
+            + (f" ({check_result['docs_longer_than_window']} docs longer than the window left out)"
+               if check_result["docs_longer_than_window"] else "")
         )
 
 

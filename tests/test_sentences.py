@@ -92,3 +92,26 @@ def test_no_boundary_inside_any_anchor(words, data):
     assert sents == sorted(sents) and all(s < e for s, e in sents)
     for a in anchors:
         assert any(s <= a.start and a.end <= e for s, e in sents), (text, a, sents)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["Dr.", "Smith", "went", ".", "!", "?", "...", ")", "(", '"', "U.S.", "x", "。", ";", "-"]), max_size=25))
+def test_sentence_starts_match_spacys_sentencizer(words):
+    """The array version gives the starts of spaCy's Sentencizer component, token for token."""
+    from spacy.pipeline import Sentencizer
+
+    from nerbert_spacy.wikipedia.sentences import _shared_tokenizer, sentence_starts
+
+    doc = _shared_tokenizer()(" ".join(words))
+    expected = [i for i, first in enumerate(Sentencizer().predict([doc])[0]) if first]
+    assert sentence_starts(doc) == expected
+
+
+def test_split_with_the_paragraph_doc_equals_the_blank_pipeline():
+    from nerbert_spacy.wikipedia.sentences import english_tokenizer, get_sentencizer_nlp
+
+    text = 'He said "Go!" and left. (It rained.) Dr. No met U.S. officials... Then? Yes!Next. 3.5 m. End'
+    doc = get_sentencizer_nlp()(text)
+    expected = [(s.start_char, s.end_char) for s in doc.sents]
+    assert split_sentences(text, []) == expected
+    assert split_sentences(text, [], doc=english_tokenizer()(text)) == expected

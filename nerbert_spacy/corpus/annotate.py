@@ -28,6 +28,17 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from ..labels import ENTITY
+from ..wikipedia.sentences import english_tokenizer
+
+__all__ = [
+    "ANCHORS_KEY",
+    "AnnotateStats",
+    "AnchorTyper",
+    "Annotator",
+    "default_splitter",
+    "english_tokenizer",
+    "entity_labels",
+]
 
 ANCHORS_KEY = "anchors"
 
@@ -100,34 +111,21 @@ class AnchorTyper:
         return value
 
 
-def english_tokenizer() -> Callable[[str], Doc]:
-    """spaCy's English tokenizer, made by spaCy's own factory (``spacy.Tokenizer.v1``) from
-    ``English.Defaults``: the same Docs as ``spacy.blank("en").make_doc`` (same bytes), without
-    constructing a ``Language``, which loads every installed pipeline plugin (seconds per
-    worker process).
-
-    RETURNS (Callable[[str], Doc]): The tokenizer.
-    """
-    from types import SimpleNamespace
-
-    from spacy.lang.en import English
-    from spacy.language import create_tokenizer
-    from spacy.vocab import create_vocab
-
-    vocab = create_vocab("en", English.Defaults)
-    return create_tokenizer()(SimpleNamespace(vocab=vocab, Defaults=English.Defaults))
-
-
-SentenceSplitter = Callable[[str, Sequence[Any]], List[Tuple[int, int]]]
+SentenceSplitter = Callable[..., List[Tuple[int, int]]]
 
 
 def default_splitter(splitter: str = "spacy") -> SentenceSplitter:
-    """The sentence splitter of the Wikipedia layer (``split_sentences``) with a fixed method."""
+    """The sentence splitter of the Wikipedia layer (``split_sentences``) with a fixed method.
+
+    RETURNS (SentenceSplitter): ``split(text, anchors, doc=None)``; its ``takes_doc`` attribute
+        tells :class:`Annotator` to pass the paragraph's Doc, so the text is tokenised once.
+    """
     from ..wikipedia.sentences import split_sentences
 
-    def split(text: str, anchors: Sequence[Any]) -> List[Tuple[int, int]]:
-        return split_sentences(text, anchors, splitter=splitter)
+    def split(text: str, anchors: Sequence[Any], doc: Optional[Doc] = None) -> List[Tuple[int, int]]:
+        return split_sentences(text, anchors, splitter=splitter, doc=doc)
 
+    split.takes_doc = splitter == "spacy"  # type: ignore[attr-defined]
     return split
 
 
@@ -136,7 +134,8 @@ class Annotator:
 
     make_doc (Callable[[str], Doc]): The tokenizer, e.g. :func:`english_tokenizer` or ``spacy.blank("en").make_doc``.
     typer (Callable[[str], Tuple[str, str, bool]]): Target -> (label, kb id, typed), e.g. :class:`AnchorTyper`.
-    split (SentenceSplitter): Text + anchors -> sentence (start, end) offsets.
+    split (SentenceSplitter): Text + anchors -> sentence (start, end) offsets; with a true
+        ``takes_doc`` attribute it is also given the paragraph's Doc (``doc=``).
     expand_unaligned (bool): Widen unaligned anchors to the covering tokens instead of leaving them out.
     keep_empty (bool): Also return sentences without any entity (they are always counted).
     """
@@ -155,6 +154,7 @@ class Annotator:
         self.split = split
         self.expand_unaligned = expand_unaligned
         self.keep_empty = keep_empty
+        self.split_takes_doc = bool(getattr(split, "takes_doc", False))
 
     def __call__(
         self, text: str, anchors: Sequence[Any], stats: AnnotateStats, *, title: Optional[str] = None
@@ -174,7 +174,12 @@ class Annotator:
             stats.unaligned += len(anchors)
             return []
         ordered = sorted(anchors, key=lambda a: (a.start, a.end))
-        bounds = self.split(text, ordered)
+        paragraph: Optional[_Paragraph] = None
+        if self.split_takes_doc:
+            paragraph = _Paragraph(text, self.make_doc(text))
+            bounds = self.split(text, ordered, doc=paragraph.doc)
+        else:
+            bounds = self.split(text, ordered)
         docs: List[Doc] = []
         used = 0
         i = 0
@@ -194,8 +199,12 @@ class Annotator:
                 inside.append(ordered[i])
                 i += 1
             used += len(inside)
-            doc = self._make_sentence(sent_text, offset, inside, stats)
             stats.sentences += 1
+            if not inside and not self.keep_empty:  # no anchor, no entity: counted, no Doc made
+                stats.sentences_without_entities += 1
+                continue
+            doc = paragraph.sentence(offset, offset + len(sent_text)) if paragraph is not None else None
+            doc = self._make_sentence(doc or self.make_doc(sent_text), sent_text, offset, inside, stats)
             if not doc.ents:
                 stats.sentences_without_entities += 1
                 if not self.keep_empty:
@@ -210,9 +219,8 @@ class Annotator:
         return docs
 
     def _make_sentence(
-        self, sent_text: str, offset: int, anchors: Sequence[Any], stats: AnnotateStats
+        self, doc: Doc, sent_text: str, offset: int, anchors: Sequence[Any], stats: AnnotateStats
     ) -> Doc:
-        doc = self.make_doc(sent_text)
         spans: List[Span] = []
         for anchor in anchors:
             start, end = anchor.start - offset, anchor.end - offset
@@ -248,6 +256,47 @@ class Annotator:
         stats.overlapping += len(spans) - len(ents)
         doc.set_ents(ents, default="outside")
         stats.categories.update(ent.label_ for ent in doc.ents)
+        return doc
+
+
+class _Paragraph:
+    """A tokenised paragraph that hands out sentence Docs without tokenising again.
+
+    A sentence whose both ends sit on a space (or the paragraph's ends) is tokenised exactly
+    as its tokens in the paragraph (spaCy splits on spaces first, then each chunk on its own),
+    so its Doc is made from those tokens: words, spaces (none after the last one) and the
+    tokenizer's norms. Any other sentence (a boundary inside a chunk, as in "end.Next")
+    gets None and is tokenised on its own.
+    """
+
+    def __init__(self, text: str, doc: Doc) -> None:
+        self.text = text
+        self.doc = doc
+        self._array: Any = None
+
+    def sentence(self, start: int, end: int) -> Optional[Doc]:
+        """start, end (int): Char offsets of the sentence. RETURNS (Optional[Doc]): Its Doc, or None."""
+        from bisect import bisect_left
+
+        from spacy.attrs import IDX, LENGTH, NORM, SPACY
+
+        text = self.text
+        if (start > 0 and text[start - 1] != " ") or (end < len(text) and text[end] != " "):
+            return None
+        if self._array is None:
+            self._array = self.doc.to_array([IDX, LENGTH, NORM, SPACY])
+            self._starts = self._array[:, 0].tolist()
+            self._lengths = self._array[:, 1].tolist()
+            self._spaces = self._array[:, 3].astype(bool).tolist()
+        starts, lengths = self._starts, self._lengths
+        first, stop = bisect_left(starts, start), bisect_left(starts, end)
+        if first >= stop or starts[first] != start or starts[stop - 1] + lengths[stop - 1] != end:
+            return None
+        words = [text[s : s + n] for s, n in zip(starts[first:stop], lengths[first:stop])]
+        spaces = self._spaces[first:stop]
+        spaces[-1] = False
+        doc = Doc(self.doc.vocab, words=words, spaces=spaces)
+        doc.from_array([NORM], self._array[first:stop, 2:3])
         return doc
 
 

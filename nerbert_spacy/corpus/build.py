@@ -2,10 +2,11 @@
 
 Passes (every one resumable, every file written atomically):
 
-1. **Redirects and types** (main process): redirects are collected from all
-   dumps (``collect_redirects``), then the DBpedia instance types are indexed
-   with them into ``DIR/type_index.sqlite`` (``TypeIndex.build``); the index is
-   reused by a rerun when its inputs are unchanged (``DIR/type_index.json``).
+1. **Redirects and types**: the redirects of each work unit are collected in
+   parallel (one task per unit, ``DIR/redirects/<unit>.tsv``), then the client
+   streams them, unit after unit, with the DBpedia instance types into
+   ``DIR/type_index.sqlite`` (``TypeIndex.build``); the index is reused by a
+   rerun when its inputs are unchanged (``DIR/type_index.json``).
 2. **Annotate** (parallel, one task per work unit): a work unit is one dump file,
    or a group of blocks of a multistream dump; its pages -> paragraphs with
    anchors -> sentences -> Docs, written to ``DIR/raw/<unit>.spacy`` with the
@@ -45,9 +46,9 @@ from .annotate import (
     Annotator,
     default_splitter,
     english_tokenizer,
-    entity_labels,
 )
 from .filtering import FILTER_RULES, FilterConfig, FilterPlan, filter_label_lists, make_filter_plan
+from .shards import add_doc, entity_label_lists, select_docs
 
 PathLike = Union[str, Path]
 ProgressFn = Callable[[str, int, int], None]
@@ -223,28 +224,36 @@ def _vocab():
     return _VOCAB
 
 
-def load_docs(path: PathLike) -> Iterator[Doc]:
-    """Read the Docs of a shard (``.spacy``)."""
+def read_doc_bin(path: PathLike) -> DocBin:
+    """Read a shard (``.spacy``) as a DocBin; a corrupt file is a NerbertError naming it."""
     path = Path(path)
     fast_msgpack()
     try:
-        doc_bin = DocBin(store_user_data=True).from_disk(path)
+        return DocBin(store_user_data=True).from_disk(path)
     except Exception as err:  # a corrupt shard is bad input, not a crash
         raise NerbertError(f"not a readable DocBin ({err})", path) from err
-    return doc_bin.get_docs(_vocab())
+
+
+def load_docs(path: PathLike) -> Iterator[Doc]:
+    """Read the Docs of a shard (``.spacy``)."""
+    return read_doc_bin(path).get_docs(_vocab())
+
+
+def write_doc_bin(path: PathLike, doc_bin: DocBin) -> int:
+    """Write a DocBin to a shard atomically. RETURNS (int): number of docs."""
+    fast_msgpack()
+    with atomic_path(path) as tmp:
+        doc_bin.to_disk(tmp)
+    return len(doc_bin)
 
 
 def write_docs(path: PathLike, docs: Iterable[Doc]) -> int:
     """Write Docs to a shard atomically. RETURNS (int): number of docs."""
     fast_msgpack()
     doc_bin = DocBin(store_user_data=True)
-    n = 0
     for doc in docs:
-        doc_bin.add(doc)
-        n += 1
-    with atomic_path(path) as tmp:
-        doc_bin.to_disk(tmp)
-    return n
+        add_doc(doc_bin, doc)
+    return write_doc_bin(path, doc_bin)
 
 
 def _signature(path: Optional[PathLike]) -> Optional[List[Any]]:
@@ -293,14 +302,15 @@ def _annotator(task: Mapping[str, Any]) -> Annotator:
     return _CONTEXT[key]
 
 
-def _iter_unit_pages(unit: WorkUnit, stats: Any) -> Iterator[Any]:
+def _iter_unit_pages(unit: WorkUnit, stats: Any, **options: Any) -> Iterator[Any]:
+    """The pages of a unit (``options`` as for ``iter_pages``)."""
     from ..wikipedia.dump import iter_block_pages, iter_pages
 
     if not unit.blocks:
-        yield from iter_pages(unit.dump, stats=stats)
+        yield from iter_pages(unit.dump, stats=stats, **options)
         return
     for offset, length in unit.blocks:
-        yield from iter_block_pages(unit.dump, offset, length, stats=stats)
+        yield from iter_block_pages(unit.dump, offset, length, stats=stats, **options)
 
 
 def _page_error(dump: str, title: str, err: Exception) -> str:
@@ -366,9 +376,7 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
     RETURNS (Dict): The unit's counts (also written to ``raw/<unit>.json``); ``failed`` is set
         when the unit could not be processed at all (no files written then).
     """
-    unit = WorkUnit(
-        task["unit"]["name"], task["unit"]["dump"], tuple(tuple(b) for b in task["unit"]["blocks"])
-    )
+    unit = _unit_of(task)
     out = Path(task["output_dir"])
     shard, meta = out / "raw" / f"{unit.name}.spacy", out / "raw" / f"{unit.name}.json"
     if shard.exists() and meta.exists():
@@ -395,9 +403,8 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
                 continue
             for text, anchors in paragraphs:
                 for doc in annotator(text, anchors, ann_stats, title=page.title):
-                    doc_bin.add(doc)
-        with atomic_path(shard) as tmp:
-            doc_bin.to_disk(tmp)
+                    add_doc(doc_bin, doc)
+        write_doc_bin(shard, doc_bin)
     except NerbertError as err:
         return {"unit": unit.name, "dump": unit.dump, "failed": str(err)}
     except Exception as err:  # noqa: BLE001 - one broken unit must not stop the others
@@ -441,11 +448,11 @@ def filter_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
         if summary.get("filter_key") == task["filter_key"]:
             summary["resumed"] = True
             return summary
-    docs = list(load_docs(out / "raw" / f"{name}.spacy"))
-    labels = [entity_labels(doc) for doc in docs]
+    raw = read_doc_bin(out / "raw" / f"{name}.spacy")
+    labels = entity_label_lists(raw)
     rng = make_rng(task["seed"], "filter", name)
     kept, dropped = filter_label_lists(labels, _plan_from_key(task["plan"]), rng)
-    write_docs(shard, (docs[i] for i in kept))
+    write_doc_bin(shard, select_docs(raw, kept))
     entities: Counter = Counter()
     sentences_with: Counter = Counter()
     for i in kept:
@@ -454,7 +461,7 @@ def filter_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
     summary = {
         "unit": name,
         "filter_key": task["filter_key"],
-        "docs_in": len(docs),
+        "docs_in": len(labels),
         "docs": len(kept),
         "dropped": dropped,
         "entities": dict(sorted(entities.items())),
@@ -467,65 +474,122 @@ def filter_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
 # ---------------------------------------------------------------- the build
 
 
+def _unit_of(task: Mapping[str, Any]) -> WorkUnit:
+    unit = task["unit"]
+    return WorkUnit(unit["name"], unit["dump"], tuple(tuple(b) for b in unit["blocks"]))
+
+
+def redirect_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
+    """Redirect pass for one work unit (runs in a worker): its redirect pages ->
+    ``redirects/<unit>.tsv`` (``title<TAB>target`` per line, in page order) + ``.json`` (counts).
+
+    task (Mapping): ``unit`` (WorkUnit as dict), ``output_dir``, ``key`` (the unit's input signature).
+    RETURNS (Dict): ``unit``, ``key``, ``redirects`` (lines written), ``errors``; ``failed`` when
+        the unit could not be read at all.
+    """
+    from ..wikipedia.dump import DumpStats, iter_redirects
+
+    unit = _unit_of(task)
+    folder = Path(task["output_dir"]) / "redirects"
+    tsv, meta = folder / f"{unit.name}.tsv", folder / f"{unit.name}.json"
+    if tsv.exists() and meta.exists():
+        counts = srsly.read_json(meta)
+        if counts.get("key") == task["key"]:
+            return counts
+    stats = DumpStats()
+    try:
+        pairs = list(iter_redirects(_iter_unit_pages(unit, stats, include_redirects=True, skip_disambiguation=False)))
+    except NerbertError as err:
+        return {"unit": unit.name, "dump": unit.dump, "failed": str(err)}
+    with atomic_path(tsv) as tmp:
+        with open(tmp, "w", encoding="utf8") as f:
+            f.writelines(f"{src}\t{dst}\n" for src, dst in pairs)
+    counts = {"unit": unit.name, "key": task["key"], "redirects": len(pairs), "errors": list(stats.errors)}
+    write_json_atomic(meta, counts)
+    return counts
+
+
+def iter_unit_redirects(output_dir: PathLike, names: Iterable[str]) -> Iterator[Tuple[str, str]]:
+    """The redirects written by :func:`redirect_unit` for these units, unit after unit.
+
+    output_dir (Path): The build's output directory.
+    names (Iterable[str]): Unit names, in unit order (a later unit's redirect wins, as a later
+        page does in :func:`~nerbert_spacy.wikipedia.dump.collect_redirects`).
+    YIELDS (Tuple[str, str]): ``(title, target)``.
+    """
+    for name in names:
+        with open(Path(output_dir) / "redirects" / f"{name}.tsv", encoding="utf8") as f:
+            for line in f:
+                src, _, dst = line.rstrip("\n").partition("\t")
+                yield src, dst
+
+
 def _type_index(
-    dumps: Sequence[Path],
+    units: Sequence[WorkUnit],
     type_files: Sequence[Path],
     redirects_file: Optional[Path],
     output_dir: Path,
     progress: Optional[ProgressFn],
+    *,
+    run: Optional[Runner] = None,
+    workers: int = 1,
+    dump_redirects: bool = True,
 ) -> Tuple[Any, Dict[str, Any]]:
-    """Pass 1: redirects from the dumps + the type index, reused when its inputs are unchanged."""
+    """Pass 1: the redirects of every unit (in parallel, one task per unit), merged in unit order
+    into the type index with the DBpedia types; reused when its inputs are unchanged."""
     from ..dbpedia.types import TypeIndex
-    from ..wikipedia.dump import DumpStats, collect_redirects
 
     index_path = output_dir / "type_index.sqlite"
     meta_path = output_dir / "type_index.json"
+    dumps = list(dict.fromkeys(u.dump for u in units))
     signature = {
         "version": __version__,
         "types": [_signature(p) for p in type_files],
         "redirects_file": _signature(redirects_file),
-        "dumps": [_signature(p) for p in dumps],
+        "dumps": [_signature(p) for p in dumps] if dump_redirects else [],
     }
     if index_path.exists() and meta_path.exists():
         meta = srsly.read_json(meta_path)
         if meta.get("signature") == signature:
             return TypeIndex.open(index_path), meta
-    redirect_stats = DumpStats()
-    redirects: Dict[str, str] = {}
+    tasks = [
+        {"unit": asdict(u), "output_dir": str(output_dir), "key": _digest([__version__, _signature(u.dump), u.blocks])}
+        for u in (units if dump_redirects else [])
+    ]
     if progress is not None:
-        progress("redirects", 0, len(dumps))
-    for i, dump in enumerate(dumps, 1):
-        redirects.update(collect_redirects([dump], stats=redirect_stats))
-        if progress is not None:
-            progress("redirects", i, len(dumps))
+        progress("redirects", 0, len(tasks))
+    on_done = (lambda d, n: progress("redirects", d, n)) if progress else None
+    results = (run or run_tasks)(redirect_unit, tasks, workers, on_done)
+    good = [r for r in results if not r.get("failed")]
+    _remove_stale(output_dir / "redirects", [r["unit"] for r in good], (".tsv", ".json"))
     if progress is not None:
         progress("types", 0, 1)
     index = TypeIndex.build(
         type_files,
         index_path,
-        redirects=redirects,
+        redirects=iter_unit_redirects(output_dir, [r["unit"] for r in good]),
         redirect_files=[redirects_file] if redirects_file else [],
     )
     index_stats = dict(index.stats)
+    meta = {
+        "signature": signature,
+        "redirects_from_dumps": index.dump_redirects,
+        "redirect_pass_errors": [e for r in results for e in r.get("errors", [r.get("failed")]) if e][:MAX_ERRORS],
+        "stats": index_stats,
+    }
     index.close()
     if progress is not None:
         progress("types", 1, 1)
-    meta = {
-        "signature": signature,
-        "redirects_from_dumps": len(redirects),
-        "redirect_pass_errors": list(redirect_stats.errors),
-        "stats": index_stats,
-    }
     write_json_atomic(meta_path, meta)
     return TypeIndex.open(index_path), meta
 
 
-def _remove_stale(directory: Path, keep: Iterable[str]) -> None:
+def _remove_stale(directory: Path, keep: Iterable[str], suffixes: Tuple[str, ...] = (".spacy", ".json")) -> None:
     keep = set(keep)
     if not directory.is_dir():
         return
     for path in directory.iterdir():
-        if path.suffix in (".spacy", ".json") and path.stem not in keep:
+        if path.suffix in suffixes and path.stem not in keep:
             path.unlink()
 
 
@@ -544,6 +608,7 @@ def build_corpus(
     filter_config: Optional[FilterConfig] = None,
     blocks_per_unit: int = 50,
     indexes: Optional[Mapping[str, PathLike]] = None,
+    dump_redirects: bool = True,
     runner: Optional[Runner] = None,
     progress: Optional[ProgressFn] = None,
 ) -> Dict[str, Any]:
@@ -563,6 +628,8 @@ def build_corpus(
     filter_config (Optional[FilterConfig]): Filter parameters (paper defaults).
     blocks_per_unit (int): Multistream blocks per work unit.
     indexes (Optional[Mapping[str, Path]]): Dump -> multistream index, when not found beside it.
+    dump_redirects (bool): Collect the redirects of the dumps (one parallel pass over them);
+        False uses only ``redirects_file`` (a full DBpedia redirects file makes the pass redundant).
     runner (Optional[Runner]): Replaces :func:`run_tasks` (e.g. a Dask runner).
     progress (Optional[Callable[[str, int, int], None]]): Called with (stage, done, total).
     RETURNS (Dict[str, Any]): The content of ``stats.json`` plus ``timings`` (seconds per pass).
@@ -585,12 +652,15 @@ def build_corpus(
     run = runner or run_tasks
     filter_config = filter_config or FilterConfig()
 
-    # pass 1: redirects + type index
-    _, index_meta = _type_index(dump_paths, type_paths, redirects_path, out, progress)
+    units = plan_units(dump_paths, blocks_per_unit=blocks_per_unit, indexes=indexes)
+
+    # pass 1: redirects of every unit (parallel) + type index
+    _, index_meta = _type_index(
+        units, type_paths, redirects_path, out, progress, run=run, workers=workers, dump_redirects=dump_redirects
+    )
     t1 = time.perf_counter()
 
     # pass 2: annotate every unit
-    units = plan_units(dump_paths, blocks_per_unit=blocks_per_unit, indexes=indexes)
     tasks = annotate_tasks(
         units,
         out,
@@ -601,11 +671,8 @@ def build_corpus(
         expand_unaligned=expand_unaligned,
     )
     if runner is None and workers > 1 and len(tasks) > 1:
-        # load the ontology, label set and tokenizers once here: forked workers inherit them
+        # load the ontology, label set and tokenizer once here: forked workers inherit them
         _annotator(tasks[0])
-        from ..wikipedia.sentences import get_sentencizer_nlp
-
-        get_sentencizer_nlp()
     on_done = (lambda d, n: progress("annotate", d, n)) if progress else None
     if progress:
         progress("annotate", 0, len(tasks))

@@ -1,27 +1,97 @@
 """Sentence splitting that never cuts through an anchor and needs no download.
 
 The paper split sentences with NLTK punkt, whose model is a download. Here
-the default is spaCy's rule-based ``sentencizer`` on a blank English pipeline
-(spaCy's English tokenizer, whose exceptions keep "Dr.", "U.S.", "Jan." in
-one token), so nothing is fetched at run time; ``pysbd`` (pure Python, an
-optional extra) is the other choice. A boundary that falls inside an anchor
-is removed by merging the two sentences around it.
+the default is spaCy's rule-based ``sentencizer`` over spaCy's English
+tokenizer (whose exceptions keep "Dr.", "U.S.", "Jan." in one token), so
+nothing is fetched at run time; ``pysbd`` (pure Python, an optional extra) is
+the other choice. A boundary that falls inside an anchor is removed by merging
+the two sentences around it.
+
+The sentencizer component is used on its own (no ``Language``: building
+``spacy.blank("en")`` loads every installed spaCy plugin, seconds per
+process), and a caller that already tokenised the paragraph passes its Doc,
+so the text is tokenised once.
 """
 
-from typing import List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ..errors import NerbertError
 from .wikitext import Anchor
 
-__all__ = ["SPLITTERS", "split_sentences", "get_sentencizer_nlp", "merge_across_anchors"]
+__all__ = ["SPLITTERS", "split_sentences", "sentence_starts", "english_tokenizer", "get_sentencizer_nlp", "merge_across_anchors"]
 
 SPLITTERS = ("spacy", "pysbd")
 _NLP = None
 _PYSBD = None
+_TOKENIZER = None
+_SENTENCIZER = None
+
+
+def english_tokenizer() -> Callable[[str], Any]:
+    """spaCy's English tokenizer, made by spaCy's own factory (``spacy.Tokenizer.v1``) from
+    ``English.Defaults``: the same Docs as ``spacy.blank("en").make_doc`` (same bytes), without
+    constructing a ``Language``, which loads every installed pipeline plugin (seconds per
+    worker process).
+
+    RETURNS (Callable[[str], Doc]): A new tokenizer.
+    """
+    from types import SimpleNamespace
+
+    from spacy.lang.en import English
+    from spacy.language import create_tokenizer
+    from spacy.vocab import create_vocab
+
+    vocab = create_vocab("en", English.Defaults)
+    return create_tokenizer()(SimpleNamespace(vocab=vocab, Defaults=English.Defaults))
+
+
+def _shared_tokenizer() -> Callable[[str], Any]:
+    global _TOKENIZER
+    if _TOKENIZER is None:
+        _TOKENIZER = english_tokenizer()
+    return _TOKENIZER
+
+
+def _punct_hashes():
+    """The string hashes of spaCy's ``Sentencizer.default_punct_chars`` (numpy uint64)."""
+    global _SENTENCIZER
+    if _SENTENCIZER is None:
+        import numpy
+        from spacy.pipeline import Sentencizer
+        from spacy.strings import get_string_id
+
+        _SENTENCIZER = numpy.array(sorted(get_string_id(c) for c in Sentencizer.default_punct_chars), dtype="uint64")
+    return _SENTENCIZER
+
+
+def sentence_starts(doc: Any) -> List[int]:
+    """The tokens where spaCy's rule-based ``Sentencizer`` (default punctuation) starts a sentence.
+
+    Same result as ``Sentencizer().predict([doc])``, computed on the token arrays instead of
+    token objects: a token starts a sentence when it is neither punctuation nor a sentence-final
+    character and such a character stands between it and the previous such token.
+
+    doc (Doc): A tokenised text.
+    RETURNS (List[int]): Token indices, ascending; ``[0, ...]`` unless the Doc is empty.
+    """
+    import numpy
+    from spacy.attrs import IS_PUNCT, ORTH
+
+    if len(doc) == 0:
+        return []
+    array = doc.to_array([ORTH, IS_PUNCT])
+    punct = _punct_hashes()
+    final = punct[numpy.minimum(numpy.searchsorted(punct, array[:, 0]), len(punct) - 1)] == array[:, 0]
+    words = numpy.flatnonzero(~(array[:, 1].astype(bool) | final))
+    counts = numpy.concatenate(([0], numpy.cumsum(final)))  # counts[j]: final chars before token j
+    previous = numpy.concatenate(([-1], words[:-1]))
+    starts = words[counts[words] - counts[previous + 1] > 0]
+    return [0] + [int(i) for i in starts if i]
 
 
 def get_sentencizer_nlp():
-    """The shared blank English pipeline with a ``sentencizer`` (built once per process).
+    """The shared blank English pipeline with a ``sentencizer`` (built once per process; not
+    used by :func:`split_sentences`, which gives the same sentences without it).
 
     RETURNS (Language): ``spacy.blank("en")`` + ``sentencizer``; its tokenizer is
         spaCy's English tokenizer, so callers can reuse it to tokenise.
@@ -63,13 +133,24 @@ def merge_across_anchors(sentences: Sequence[Tuple[int, int]], anchors: Sequence
     return out
 
 
-def split_sentences(text: str, anchors: Sequence[Anchor], *, splitter: str = "spacy") -> List[Tuple[int, int]]:
+def _strip(text: str, s: int, e: int) -> Tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def split_sentences(
+    text: str, anchors: Sequence[Anchor], *, splitter: str = "spacy", doc: Optional[Any] = None
+) -> List[Tuple[int, int]]:
     """Split a paragraph into sentences; no boundary ever falls inside an anchor.
 
     text (str): The paragraph text.
     anchors (Sequence[Anchor]): Its anchors (char spans into ``text``).
     splitter (str): ``"spacy"`` (rule-based sentencizer on spaCy's English
         tokenizer) or ``"pysbd"``.
+    doc (Optional[Doc]): ``text`` already tokenised (``"spacy"`` only; tokenised here if None).
     RETURNS (List[Tuple[int, int]]): ``(start, end)`` char offsets of the
         sentences, in order, without surrounding whitespace.
     """
@@ -79,22 +160,17 @@ def split_sentences(text: str, anchors: Sequence[Anchor], *, splitter: str = "sp
         return []
     spans: List[Tuple[int, int]] = []
     if splitter == "spacy":
-        doc = get_sentencizer_nlp()(text)
-        for sent in doc.sents:
-            s, e = sent.start_char, sent.end_char
-            while s < e and text[s].isspace():
-                s += 1
-            while e > s and text[e - 1].isspace():
-                e -= 1
+        if doc is None:
+            doc = _shared_tokenizer()(text)
+        starts = sentence_starts(doc) + [len(doc)]
+        for a, b in zip(starts, starts[1:]):
+            last = doc[b - 1]
+            s, e = _strip(text, doc[a].idx, last.idx + len(last))
             if e > s:
                 spans.append((s, e))
     else:
         for span in _pysbd_segmenter().segment(text):
-            s, e = span.start, span.end
-            while s < e and text[s].isspace():
-                s += 1
-            while e > s and text[e - 1].isspace():
-                e -= 1
+            s, e = _strip(text, span.start, span.end)
             if e > s:
                 spans.append((s, e))
     return merge_across_anchors(spans, anchors)

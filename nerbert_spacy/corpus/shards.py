@@ -1,0 +1,151 @@
+"""Shard I/O of the corpus build: DocBins written, read and filtered without a Doc per sentence.
+
+spaCy's ``DocBin.add`` walks every token of a Doc in Python to collect its strings, and
+reading a shard back means one ``Doc`` per sentence; for the corpus build these were a
+large part of the time. Here:
+
+- :func:`add_doc` fills a ``DocBin`` from the Doc's token array: the strings are those of
+  the distinct hashes in its string-valued columns (plus span labels and ids), the same set
+  ``DocBin.add`` collects for Docs without lemmas (the corpus never sets lemmas; a Doc with
+  lemmas goes through ``DocBin.add``);
+- :func:`entity_label_lists` reads the entity labels of every stored Doc from the arrays
+  (a ``B`` tag with a type starts an entity, as in ``Doc.ents``);
+- :func:`select_docs` copies some of a DocBin's rows into a new DocBin, with exactly the
+  strings ``DocBin.add`` would have collected for those Docs, so a filtered shard has the
+  same bytes as one written Doc by Doc.
+
+Everything writes the ``DocBin`` format of the installed spaCy through its own
+``to_bytes``; ``tests/test_corpus_shards.py`` checks the bytes against ``DocBin.add``.
+"""
+
+import struct
+from typing import Dict, Iterable, List, Sequence, Set
+
+import numpy
+import srsly
+from spacy.attrs import ENT_IOB, ENT_TYPE, IDS, LEMMA
+from spacy.tokens import Doc, DocBin
+
+__all__ = ["add_doc", "doc_bin_of", "entity_label_lists", "select_docs", "STRING_ATTRS"]
+
+#: DocBin columns whose values are string hashes (``DocBin.add`` stores their strings).
+STRING_ATTRS = ("ORTH", "NORM", "LEMMA", "TAG", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID", "MORPH")
+_SPAN = struct.Struct(">QQQllll")  # id, kb_id, label, start, end, start_char, end_char (SpanGroup.to_bytes)
+
+
+def _string_columns(doc_bin: DocBin) -> List[int]:
+    wanted = {IDS[name] for name in STRING_ATTRS}
+    return [i for i, attr in enumerate(doc_bin.attrs) if attr in wanted]
+
+
+def add_doc(doc_bin: DocBin, doc: Doc) -> None:
+    """``doc_bin.add(doc)``, with the strings taken from the token array (same result).
+
+    doc_bin (DocBin): The DocBin to extend.
+    doc (Doc): A Doc without lemmas (with lemmas, ``DocBin.add`` is used).
+    """
+    if LEMMA not in doc_bin.attrs and doc.has_annotation("LEMMA"):
+        doc_bin.add(doc)
+        return
+    array = doc.to_array(doc_bin.attrs)
+    if len(array.shape) == 1:
+        array = array.reshape((array.shape[0], 1))
+    doc_bin.tokens.append(array)
+    doc_bin.spaces.append(numpy.asarray(doc.to_array("SPACY"), dtype=bool).reshape((len(doc), 1)))
+    doc_bin.flags.append({"has_unknown_spaces": doc.has_unknown_spaces})
+    strings = doc.vocab.strings
+    if len(doc):
+        doc_bin.strings.add("")  # tag_, lemma_, dep_, morph of an unset attribute
+        seen = doc_bin.__dict__.setdefault("_keys_seen", set())  # hashes whose string is stored
+        keys = set(array[:, _string_columns(doc_bin)].ravel().tolist()) - seen
+        doc_bin.strings.update(strings[key] for key in keys)
+        seen.update(keys)
+    doc_bin.cats.append(doc.cats)
+    if doc_bin.store_user_data:
+        doc_bin.user_data.append(srsly.msgpack_dumps(doc.user_data))
+    doc_bin.span_groups.append(doc.spans.to_bytes())
+    for group in doc.spans.values():
+        for span in group:
+            doc_bin.strings.add(span.label_)
+            if span.kb_id in strings:
+                doc_bin.strings.add(span.kb_id_)
+            if span.id in strings:
+                doc_bin.strings.add(span.id_)
+
+
+def _hashes(doc_bin: DocBin) -> Dict[int, str]:
+    from spacy.strings import get_string_id
+
+    return {get_string_id(s): s for s in doc_bin.strings}
+
+
+def entity_label_lists(doc_bin: DocBin) -> List[List[str]]:
+    """The labels of ``doc.ents`` of every Doc in the DocBin, without making the Docs.
+
+    doc_bin (DocBin): A DocBin whose attrs include ENT_IOB and ENT_TYPE.
+    RETURNS (List[List[str]]): One list per Doc, entities in order.
+    """
+    names = _hashes(doc_bin)
+    iob, typ = doc_bin.attrs.index(ENT_IOB), doc_bin.attrs.index(ENT_TYPE)
+    out = []
+    for tokens in doc_bin.tokens:
+        types = tokens[:, typ][(tokens[:, iob] == 3) & (tokens[:, typ] != 0)]
+        out.append([names[t] for t in types.tolist()])
+    return out
+
+
+def _span_strings(data: bytes, names: Dict[int, str]) -> Set[str]:
+    """Strings ``DocBin.add`` stores for the spans of serialised span groups."""
+    if not data:
+        return set()
+    out: Set[str] = set()
+    for group in srsly.msgpack_loads(data):  # {group bytes: keys}, or a list of group bytes
+        for packed in srsly.msgpack_loads(group)["spans"]:
+            span_id, kb_id, label = _SPAN.unpack(packed)[:3]
+            out.add(names[label])
+            for key in (kb_id, span_id):
+                if key in names:
+                    out.add(names[key])
+    return out
+
+
+def select_docs(doc_bin: DocBin, indices: Iterable[int]) -> DocBin:
+    """A new DocBin with the Docs ``indices`` of ``doc_bin``, in that order.
+
+    The strings are exactly those ``DocBin.add`` would collect for these Docs read back with
+    ``doc_bin``'s strings (Docs without lemmas, as the corpus writes them).
+
+    doc_bin (DocBin): The source (e.g. a raw shard read with ``DocBin().from_disk``).
+    indices (Iterable[int]): Positions of the Docs to keep.
+    RETURNS (DocBin): The selection, ready for ``to_disk``.
+    """
+    out = DocBin(store_user_data=doc_bin.store_user_data)
+    out.attrs = list(doc_bin.attrs)
+    names = _hashes(doc_bin)
+    columns = _string_columns(doc_bin)
+    keys: Set[int] = set()
+    for i in indices:
+        tokens = doc_bin.tokens[i]
+        out.tokens.append(tokens)
+        out.spaces.append(doc_bin.spaces[i])
+        out.cats.append(doc_bin.cats[i])
+        out.flags.append(doc_bin.flags[i])
+        out.span_groups.append(doc_bin.span_groups[i])
+        if doc_bin.store_user_data:
+            out.user_data.append(doc_bin.user_data[i] if i < len(doc_bin.user_data) else None)
+        if len(tokens):
+            keys.update(numpy.unique(tokens[:, columns]).tolist())
+            keys.add(0)
+        out.strings.update(_span_strings(doc_bin.span_groups[i], names))
+    out.strings.update(names[k] for k in keys if k in names)
+    if 0 in keys:
+        out.strings.add("")
+    return out
+
+
+def doc_bin_of(docs: Sequence[Doc], store_user_data: bool = True) -> DocBin:
+    """A DocBin of these Docs filled with :func:`add_doc`."""
+    doc_bin = DocBin(store_user_data=store_user_data)
+    for doc in docs:
+        add_doc(doc_bin, doc)
+    return doc_bin

@@ -276,24 +276,30 @@ def test_run_tasks_keeps_order_and_reports_progress():
     assert run_tasks(_square, list(range(6)), workers=2) == [0, 1, 4, 9, 16, 25]
 
 
-def test_multistream_units(tmp_path):
-    """A multistream dump (one bz2 stream per block) + its index -> one unit per block group."""
-    pages = [page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=i + 1) for i in range(6)]
-    head = HEADER.encode("utf8")
-    blocks = [head] + ["".join(pages[i : i + 2]).encode("utf8") for i in range(0, 6, 2)] + [b"</mediawiki>\n"]
-    dump = tmp_path / "enwiki-test-pages-articles-multistream.xml.bz2"
-    index_lines, offset, data = [], 0, b""
+def write_multistream(folder, pages, per_block=2, name="enwiki-test-pages-articles-multistream"):
+    """A multistream dump (header stream, one bz2 stream per ``per_block`` pages, footer stream)
+    and its Wikimedia-style index beside it. RETURNS (dump, index)."""
+    groups = [pages[i : i + per_block] for i in range(0, len(pages), per_block)]
+    blocks = [HEADER.encode("utf8")] + ["".join(g).encode("utf8") for g in groups] + [b"</mediawiki>\n"]
+    dump = folder / f"{name}.xml.bz2"
+    index_lines, offset, data, pid = [], 0, b"", 0
     for n, block in enumerate(blocks):
         comp = bz2.compress(block)
-        if 1 <= n <= 3:
-            for i in range(2):
-                pid = (n - 1) * 2 + i + 1
-                index_lines.append(f"{offset}:{pid}:Page {pid - 1}")
+        for _ in groups[n - 1] if 1 <= n <= len(groups) else []:
+            pid += 1
+            index_lines.append(f"{offset}:{pid}:Page {pid - 1}")
         data += comp
         offset += len(comp)
     dump.write_bytes(data)
-    index = tmp_path / "enwiki-test-pages-articles-multistream-index.txt.bz2"
+    index = folder / f"{name.replace('multistream', 'multistream-index')}.txt.bz2"
     index.write_bytes(bz2.compress(("\n".join(index_lines) + "\n").encode("utf8")))
+    return dump, index
+
+
+def test_multistream_units(tmp_path):
+    """A multistream dump (one bz2 stream per block) + its index -> one unit per block group."""
+    pages = [page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=i + 1) for i in range(6)]
+    dump, index = write_multistream(tmp_path, pages)
     assert find_multistream_index(dump) == index
     units = plan_units([dump], blocks_per_unit=2)
     assert [u.name for u in units] == [
@@ -338,3 +344,26 @@ def test_build_and_balance_embedded_default(shared_data, tmp_path):
     result = balance_corpus(tmp_path / "c", seed=0)
     assert result["train_sentences"] > 0 and result["dev_sentences"] > 0
     assert (tmp_path / "c" / "balance.png").exists()
+
+
+def test_redirects_merged_from_parallel_units_equal_the_serial_pass(tmp_path):
+    """Redirects collected per unit by two workers and merged in unit order = one serial pass."""
+    from nerbert_spacy.corpus.build import _type_index
+    from nerbert_spacy.wikipedia.dump import collect_redirects
+
+    pages = []
+    for i in range(12):
+        pages.append(page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=2 * i + 1))
+        pages.append(page_xml(f"Alias {i % 5}", redirect=f"Page {i}", page_id=2 * i + 2))  # later wins
+    dump, _ = write_multistream(tmp_path, pages, per_block=3)
+    plain = write_dump(tmp_path / "plain.xml.bz2", n_articles=2, start_id=500)
+    types = tmp_path / "t.nt"
+    types.write_text(TYPES_NT)
+    units = plan_units([dump, plain], blocks_per_unit=2)
+    assert len(units) == 5
+    index, meta = _type_index(units, [types], None, tmp_path / "out", None, run=run_tasks, workers=2)
+    serial = collect_redirects([dump, plain])
+    merged = dict(index._db().execute("SELECT title, target FROM redirects").fetchall())
+    assert merged == serial and meta["redirects_from_dumps"] == len(serial) == 6
+    assert serial["Alias 0"] == "Page 10" and serial["Paris, France"] == "Paris"
+    assert index.resolve("Alias 1") == "Page 11"

@@ -25,7 +25,7 @@ import re
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import NerbertError, require_file
 from ..util import atomic_path
@@ -244,6 +244,7 @@ class TypeIndex:
         self._conn: Optional[sqlite3.Connection] = None
         self._pid: Optional[int] = None
         self.build_seconds: Optional[float] = None  # set by build(); kept out of stats (deterministic)
+        self.dump_redirects: Optional[int] = None  # set by build(): distinct titles of ``redirects``
         meta = dict(self._db().execute("SELECT key, value FROM meta").fetchall())
         self.stats: Dict[str, Any] = json.loads(meta.get("stats", "{}"))
         self._class_names: Dict[int, str] = dict(self._db().execute("SELECT id, name FROM classes").fetchall())
@@ -281,15 +282,17 @@ class TypeIndex:
         type_files: Sequence[PathLike],
         index_path: PathLike,
         *,
-        redirects: Optional[Mapping[str, str]] = None,
+        redirects: Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]] = None,
         redirect_files: Sequence[PathLike] = (),
     ) -> "TypeIndex":
         """Stream instance-type files into a new index file (written atomically).
 
         type_files (Sequence[str | Path]): N-Triples / Turtle files, plain or ``.bz2``.
         index_path (str | Path): The SQLite file to write (replaced if it exists).
-        redirects (Optional[Mapping[str, str]]): Title -> target (e.g. from
-            :func:`~nerbert_spacy.wikipedia.dump.collect_redirects`).
+        redirects (Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]]): Title ->
+            target from the dumps (e.g. :func:`~nerbert_spacy.wikipedia.dump.collect_redirects`),
+            or ``(title, target)`` pairs streamed in order (a later pair for a title wins); they
+            win over the redirect files. Their number of distinct titles is ``dump_redirects``.
         redirect_files (Sequence[str | Path]): DBpedia redirects files (``dbo:wikiPageRedirects``).
         RETURNS (TypeIndex): The index, opened read-only.
         """
@@ -306,7 +309,7 @@ class TypeIndex:
             tmp.unlink()
             conn = sqlite3.connect(str(tmp))
             try:
-                cls._fill(conn, files, rfiles, redirects, stats)
+                dump_redirects = cls._fill(conn, files, rfiles, redirects, stats)
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('stats', ?)", (json.dumps(stats),))
                 conn.commit()
                 conn.execute("VACUUM")
@@ -314,6 +317,7 @@ class TypeIndex:
                 conn.close()
         index = cls(index_path)
         index.build_seconds = time.perf_counter() - t0
+        index.dump_redirects = dump_redirects
         return index
 
     @staticmethod
@@ -321,9 +325,9 @@ class TypeIndex:
         conn: sqlite3.Connection,
         files: List[Path],
         rfiles: List[Path],
-        redirects: Optional[Mapping[str, str]],
+        redirects: Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]],
         stats: Dict[str, Any],
-    ) -> None:
+    ) -> int:
         conn.executescript(
             """
             PRAGMA journal_mode=OFF;
@@ -395,19 +399,30 @@ class TypeIndex:
                 rbatch.append((src, dst))
                 if len(rbatch) >= BATCH:
                     rflush()
+        rflush()
         # redirects from the dump win over DBpedia's (they come from the text being annotated)
-        for src, dst in (redirects or {}).items():
+        conn.execute("CREATE TEMP TABLE dump_titles(title TEXT PRIMARY KEY) WITHOUT ROWID")
+        pairs = redirects.items() if isinstance(redirects, Mapping) else (redirects or ())
+
+        def dflush() -> None:
+            conn.executemany("INSERT OR IGNORE INTO dump_titles VALUES (?)", [(src,) for src, _ in rbatch])
+            rflush()
+
+        for src, dst in pairs:
             src, dst = normalize_title(src), normalize_title(dst)
             if src and dst and src != dst:
                 rbatch.append((src, dst))
                 if len(rbatch) >= BATCH:
-                    rflush()
-        rflush()
+                    dflush()
+        dflush()
+        dump_redirects = conn.execute("SELECT COUNT(*) FROM dump_titles").fetchone()[0]
+        conn.execute("DROP TABLE dump_titles")
         stats["entities"] = conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT title FROM types)").fetchone()[0]
         stats["redirects"] = conn.execute("SELECT COUNT(*) FROM redirects").fetchone()[0]
         stats["classes"] = len(class_ids)
         conn.execute("INSERT INTO meta VALUES ('entities', ?)", (str(stats["entities"]),))
         conn.execute("INSERT INTO meta VALUES ('format', 'nerbert.TypeIndex.v1')")
+        return int(dump_redirects)
 
     @classmethod
     def open(cls, index_path: PathLike) -> "TypeIndex":

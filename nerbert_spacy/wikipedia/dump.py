@@ -33,6 +33,7 @@ __all__ = [
     "iter_block_pages",
     "read_multistream_index",
     "collect_redirects",
+    "iter_redirects",
     "is_disambiguation",
     "DISAMBIGUATION_TEMPLATES",
 ]
@@ -472,19 +473,29 @@ def read_multistream_index(index_path: PathLike) -> List[Tuple[int, int]]:
     return [(o, (ordered[i + 1] - o) if i + 1 < len(ordered) else -1) for i, o in enumerate(ordered)]
 
 
+def iter_redirects(pages: Iterable[Page]) -> Iterator[Tuple[str, str]]:
+    """The redirects among some pages, as a dump pass sees them.
+
+    pages (Iterable[Page]): Pages read with ``include_redirects=True``.
+    YIELDS (Tuple[str, str]): Normalised redirect title -> normalised target, in page order.
+    """
+    for page in pages:
+        if page.redirect is not None:
+            src = normalize_title(page.title)
+            if src and page.redirect and src != page.redirect:
+                yield src, page.redirect
+
+
 def collect_redirects(paths: Iterable[PathLike], *, stats: Optional[DumpStats] = None) -> Dict[str, str]:
     """Map every redirect title of the dumps to its target (first pass over the dumps).
 
     paths (Iterable[str | Path]): Dump files.
     stats (Optional[DumpStats]): Counters to update.
-    RETURNS (Dict[str, str]): Normalised redirect title -> normalised target title (main namespace).
+    RETURNS (Dict[str, str]): Normalised redirect title -> normalised target title (main namespace);
+        a title redirected twice keeps its last target.
     """
     stats = stats if stats is not None else DumpStats()
     out: Dict[str, str] = {}
     for path in paths:
-        for page in iter_pages(path, stats=stats, include_redirects=True, skip_disambiguation=False):
-            if page.redirect is not None:
-                src = normalize_title(page.title)
-                if src and page.redirect and src != page.redirect:
-                    out[src] = page.redirect
+        out.update(iter_redirects(iter_pages(path, stats=stats, include_redirects=True, skip_disambiguation=False)))
     return out

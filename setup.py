@@ -62,6 +62,7 @@ setup(
         ],
         "spacy_architectures": [
             "nerbert.BioTagger.v1 = nerbert_spacy.pipeline.architectures:build_bio_tagger",
+            "nerbert.TransformerModel.v1 = nerbert_spacy.pipeline.windows:create_transformer_model",
         ],
         "spacy_readers": [
             "nerbert.ShardedCorpus.v1 = nerbert_spacy.pipeline.readers:create_sharded_corpus",

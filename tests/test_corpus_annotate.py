@@ -201,3 +201,32 @@ def test_english_tokenizer_matches_blank_english(tokenizer):
         ".",
     ]
     assert doc.lang_ == "en"
+
+
+@pytest.mark.parametrize("expand", [False, True])
+def test_rows_added_directly_equal_the_docs_added(tokenizer, expand):
+    """``Annotator.add_to`` writes the DocBin rows of the Docs ``Annotator.__call__`` returns,
+    for sentences taken from the paragraph's tokens and for sentences tokenised on their own."""
+    from spacy.tokens import DocBin
+
+    from nerbert_spacy.corpus.annotate import default_splitter
+    from nerbert_spacy.corpus.shards import doc_bin_of
+
+    text = (
+        "Victor Hugo was born in Paris, France. He met Paris and Victor Hugo again.Then Moss grew "
+        "near [Paris]. Nothing linked here. Loop A is odd, and Victor Hugo's house too."
+    )
+    pairs = [("Victor Hugo", "Victor Hugo"), ("Paris, France", "Paris, France"), ("Paris", "Paris"),
+             ("Moss", "Moss"), ("Loop A", "Loop A"), ("Hugo's hou", "Victor Hugo"), ("France. He", "France")]
+    anchors = []
+    for span, target in pairs:
+        for m in re.finditer(re.escape(span), text):
+            anchors.append(A(m.start(), m.end(), target, span))
+    annotator = Annotator(tokenizer, AnchorTyper(FakeIndex(), FakeLabels()), default_splitter("spacy"), expand_unaligned=expand)
+    s1, s2 = AnnotateStats(), AnnotateStats()
+    docs = annotator(text, anchors, s1, title="T")
+    rows = DocBin(store_user_data=True)
+    assert annotator.add_to(rows, text, anchors, s2, title="T") == len(docs) >= 3
+    assert s1 == s2
+    assert rows.to_bytes() == doc_bin_of(docs).to_bytes()
+    assert any(len(d.spans[ANCHORS_KEY]) > len(d.ents) for d in docs)  # an overlap was resolved

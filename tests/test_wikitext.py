@@ -307,3 +307,19 @@ def test_light_tree_gives_the_same_paragraphs_as_mwparserfromhell_nodes(monkeypa
     monkeypatch.setattr(W, "_parse", lambda text: mwparserfromhell.parse(text, skip_style_tags=False).nodes)
     assert W.wikitext_to_paragraphs(src, "T", min_words=1) == light
     assert any(a.target == "I" for _, anchors in W.wikitext_to_paragraphs(src, "T", keep_lists=True, min_words=1) for a in anchors)
+
+
+def test_normalize_title_fast_path_equals_the_full_rules(monkeypatch):
+    """The shortcut for plain titles gives what the full normalisation gives."""
+    import random
+    import re
+
+    from nerbert_spacy.wikipedia import wikitext as W
+
+    rng = random.Random(1)
+    alphabet = ["a", "B", "ß", "é", "1", "_", "__", " ", "  ", ":", "&amp;", "%26", "#", "\u200e", "\t", "(", "ǆ", "i̇"]
+    titles = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7))) for _ in range(4000)]
+    titles += ["Victor_Hugo", "Star Wars: Episode IV", ":Foo", "AT%26T", "ǆungla", "ßtraße"]
+    fast = [W.normalize_title(t) for t in titles]
+    monkeypatch.setattr(W, "_SIMPLE_TITLE_RE", re.compile(r"(?!)"))  # never matches: full rules only
+    assert fast == [W.normalize_title(t) for t in titles]

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
 
 from ..labels import ENTITY
 from ..wikipedia.sentences import english_tokenizer
@@ -35,6 +34,7 @@ __all__ = [
     "AnnotateStats",
     "AnchorTyper",
     "Annotator",
+    "Sentence",
     "default_splitter",
     "english_tokenizer",
     "entity_labels",
@@ -167,6 +167,25 @@ class Annotator:
         title (Optional[str]): Page title, stored in ``doc.user_data["title"]``.
         RETURNS (List[Doc]): One Doc per sentence (only those with entities unless keep_empty).
         """
+        return [sentence.to_doc(title) for sentence in self.sentences(text, anchors, stats)]
+
+    def add_to(
+        self, doc_bin: Any, text: str, anchors: Sequence[Any], stats: AnnotateStats, *, title: Optional[str] = None
+    ) -> int:
+        """Annotate one paragraph straight into a DocBin: the same rows as adding the Docs of
+        :meth:`__call__`, without making them.
+
+        doc_bin (DocBin): Where the sentences go (``store_user_data=True`` keeps the title).
+        text, anchors, stats, title: as for :meth:`__call__`.
+        RETURNS (int): Sentences added.
+        """
+        sentences = self.sentences(text, anchors, stats)
+        for sentence in sentences:
+            sentence.add_to(doc_bin, title)
+        return len(sentences)
+
+    def sentences(self, text: str, anchors: Sequence[Any], stats: AnnotateStats) -> List["Sentence"]:
+        """The sentences of a paragraph to keep (see :meth:`__call__`), with their spans."""
         stats.paragraphs += 1
         stats.anchors += len(anchors)
         if not text.strip():
@@ -180,7 +199,7 @@ class Annotator:
             bounds = self.split(text, ordered, doc=paragraph.doc)
         else:
             bounds = self.split(text, ordered)
-        docs: List[Doc] = []
+        out: List[Sentence] = []
         used = 0
         i = 0
         for s_start, s_end in bounds:
@@ -203,25 +222,28 @@ class Annotator:
             if not inside and not self.keep_empty:  # no anchor, no entity: counted, no Doc made
                 stats.sentences_without_entities += 1
                 continue
-            doc = paragraph.sentence(offset, offset + len(sent_text)) if paragraph is not None else None
-            doc = self._make_sentence(doc or self.make_doc(sent_text), sent_text, offset, inside, stats)
-            if not doc.ents:
+            sentence = self._sentence(paragraph, sent_text, offset, inside, stats)
+            if not sentence.ents:
                 stats.sentences_without_entities += 1
                 if not self.keep_empty:
                     continue
-            if title is not None:
-                doc.user_data["title"] = title
-            docs.append(doc)
+            out.append(sentence)
         missing = len(ordered) - used
         if missing:
             stats.outside_sentences += missing
             stats.unaligned += missing
-        return docs
+        return out
 
-    def _make_sentence(
-        self, doc: Doc, sent_text: str, offset: int, anchors: Sequence[Any], stats: AnnotateStats
-    ) -> Doc:
-        spans: List[Span] = []
+    def _sentence(
+        self, paragraph: Optional["_Paragraph"], sent_text: str, offset: int, anchors: Sequence[Any], stats: AnnotateStats
+    ) -> "Sentence":
+        tokens: Optional[_Tokens] = None
+        if paragraph is not None and not self.expand_unaligned:
+            tokens = paragraph.tokens(offset, offset + len(sent_text))
+        if tokens is None:  # a boundary inside a chunk, another splitter, or expanding: a Doc of its own
+            doc = paragraph.sentence_doc(offset, offset + len(sent_text)) if paragraph is not None else None
+            tokens = _Tokens(doc if doc is not None else self.make_doc(sent_text))
+        spans: List[Tuple[int, int, str, str]] = []
         for anchor in anchors:
             start, end = anchor.start - offset, anchor.end - offset
             piece = sent_text[max(start, 0) : max(end, 0)]
@@ -232,13 +254,13 @@ class Annotator:
             start += len(piece) - len(piece.lstrip())
             end -= len(piece) - len(piece.rstrip())
             label, kb_id, typed = self.typer(anchor.target)
-            span = doc.char_span(start, end, label=label, kb_id=kb_id, alignment_mode="strict")
+            span = tokens.align(start, end, "strict")
             if span is None:
                 stats.unaligned += 1
                 if not self.expand_unaligned:
                     continue
-                span = doc.char_span(start, end, label=label, kb_id=kb_id, alignment_mode="expand")
-                if span is None or len(span) == 0:
+                span = tokens.align(start, end, "expand")
+                if span is None:
                     continue
                 stats.expanded += 1
             stats.aligned += 1
@@ -250,54 +272,178 @@ class Annotator:
                 stats.entity += 1
             else:
                 stats.labelled += 1
-            spans.append(span)
-        doc.spans[ANCHORS_KEY] = spans
-        ents = filter_spans(spans)
+            spans.append((span[0], span[1], label, kb_id))
+        ents = _filter_spans(spans)
         stats.overlapping += len(spans) - len(ents)
-        doc.set_ents(ents, default="outside")
-        stats.categories.update(ent.label_ for ent in doc.ents)
+        stats.categories.update(label for _, _, label, _ in ents)
+        return Sentence(tokens, spans, ents)
+
+
+def _filter_spans(spans: List[Tuple[int, int, str, str]]) -> List[Tuple[int, int, str, str]]:
+    """``spacy.util.filter_spans`` on (start, end, label, kb_id) tuples: longest first, then
+    earliest; a span touching a kept one is left out; the result in text order."""
+    kept: List[Tuple[int, int, str, str]] = []
+    seen: set = set()
+    for span in sorted(spans, key=lambda s: (s[1] - s[0], -s[0]), reverse=True):
+        if span[0] not in seen and span[1] - 1 not in seen:
+            kept.append(span)
+            seen.update(range(span[0], span[1]))
+    return sorted(kept, key=lambda s: s[0])
+
+
+class _Tokens:
+    """The tokens of one sentence: ``doc[first:stop]``, where ``doc`` is the sentence's own Doc
+    (``first`` 0) or its paragraph's Doc (the sentence starts at char ``offset`` there)."""
+
+    def __init__(self, doc: Doc, first: int = 0, stop: Optional[int] = None, offset: int = 0, paragraph: Any = None) -> None:
+        self.doc = doc
+        self.first = first
+        self.stop = len(doc) if stop is None else stop
+        self.offset = offset
+        self.paragraph = paragraph
+
+    def align(self, start: int, end: int, mode: str) -> Optional[Tuple[int, int]]:
+        """Token range (in the sentence) of the chars ``start:end`` (in the sentence), or None."""
+        if self.paragraph is None:
+            span = self.doc.char_span(start, end, alignment_mode=mode)
+            return (span.start, span.end) if span is not None and len(span) else None
+        i = self.paragraph.token_at_start.get(start + self.offset)
+        j = self.paragraph.token_at_end.get(end + self.offset)
+        if i is None or j is None or not self.first <= i <= j < self.stop:
+            return None
+        return i - self.first, j + 1 - self.first
+
+    def sentence_doc(self) -> Doc:
+        if self.paragraph is None:
+            return self.doc
+        return self.paragraph.sentence_doc(self.offset, None, self.first, self.stop)
+
+
+class Sentence:
+    """One annotated sentence: its tokens, its aligned anchors and its entities, as
+    ``(start token, end token, label, kb_id)``; a Doc (:meth:`to_doc`) or a DocBin row
+    (:meth:`add_to`) on demand."""
+
+    def __init__(self, tokens: _Tokens, spans: List[Tuple[int, int, str, str]], ents: List[Tuple[int, int, str, str]]) -> None:
+        self.tokens = tokens
+        self.spans = spans
+        self.ents = ents
+
+    def to_doc(self, title: Optional[str] = None) -> Doc:
+        """RETURNS (Doc): The sentence with ``spans["anchors"]``, ``ents`` and ``user_data["title"]``."""
+        doc = self.tokens.sentence_doc()
+        spans = [Span(doc, s, e, label=label, kb_id=kb) for s, e, label, kb in self.spans]
+        doc.spans[ANCHORS_KEY] = spans
+        doc.set_ents([spans[self.spans.index(ent)] for ent in self.ents], default="outside")
+        if title is not None:
+            doc.user_data["title"] = title
         return doc
+
+    def add_to(self, doc_bin: Any, title: Optional[str] = None) -> None:
+        """Append the row ``DocBin.add(self.to_doc(title))`` would append (Docs from the paragraph's
+        tokens are never made; a sentence with its own Doc goes through ``to_doc``)."""
+        tokens = self.tokens
+        if tokens.paragraph is None:
+            from .shards import add_doc
+
+            add_doc(doc_bin, self.to_doc(title))
+            return
+        tokens.paragraph.add_row(doc_bin, tokens, self.spans, self.ents, title)
 
 
 class _Paragraph:
-    """A tokenised paragraph that hands out sentence Docs without tokenising again.
+    """A tokenised paragraph that hands out its sentences' tokens without tokenising again.
 
     A sentence whose both ends sit on a space (or the paragraph's ends) is tokenised exactly
     as its tokens in the paragraph (spaCy splits on spaces first, then each chunk on its own),
-    so its Doc is made from those tokens: words, spaces (none after the last one) and the
-    tokenizer's norms. Any other sentence (a boundary inside a chunk, as in "end.Next")
-    gets None and is tokenised on its own.
+    so its Doc can be made from those tokens: words, spaces (none after the last one) and the
+    tokenizer's norms, or its DocBin row taken from the paragraph's token array. Any other
+    sentence (a boundary inside a chunk, as in "end.Next") is tokenised on its own.
     """
 
     def __init__(self, text: str, doc: Doc) -> None:
         self.text = text
         self.doc = doc
         self._array: Any = None
+        self._rows: Dict[Tuple[int, ...], Any] = {}
 
-    def sentence(self, start: int, end: int) -> Optional[Doc]:
-        """start, end (int): Char offsets of the sentence. RETURNS (Optional[Doc]): Its Doc, or None."""
-        from bisect import bisect_left
-
+    def _arrays(self) -> None:
         from spacy.attrs import IDX, LENGTH, NORM, SPACY
+
+        self._array = self.doc.to_array([IDX, LENGTH, NORM, SPACY])
+        self.starts: List[int] = self._array[:, 0].tolist()
+        self.lengths: List[int] = self._array[:, 1].tolist()
+        self.spaces: List[bool] = self._array[:, 3].astype(bool).tolist()
+        self.token_at_start = {s: i for i, s in enumerate(self.starts)}
+        self.token_at_end = {s + n: i for i, (s, n) in enumerate(zip(self.starts, self.lengths))}
+
+    def _range(self, start: int, end: int) -> Optional[Tuple[int, int]]:
+        from bisect import bisect_left
 
         text = self.text
         if (start > 0 and text[start - 1] != " ") or (end < len(text) and text[end] != " "):
             return None
         if self._array is None:
-            self._array = self.doc.to_array([IDX, LENGTH, NORM, SPACY])
-            self._starts = self._array[:, 0].tolist()
-            self._lengths = self._array[:, 1].tolist()
-            self._spaces = self._array[:, 3].astype(bool).tolist()
-        starts, lengths = self._starts, self._lengths
+            self._arrays()
+        starts, lengths = self.starts, self.lengths
         first, stop = bisect_left(starts, start), bisect_left(starts, end)
         if first >= stop or starts[first] != start or starts[stop - 1] + lengths[stop - 1] != end:
             return None
-        words = [text[s : s + n] for s, n in zip(starts[first:stop], lengths[first:stop])]
-        spaces = self._spaces[first:stop]
+        return first, stop
+
+    def tokens(self, start: int, end: int) -> Optional[_Tokens]:
+        """The tokens of the sentence at chars ``start:end``, or None if it must be tokenised alone."""
+        found = self._range(start, end)
+        return None if found is None else _Tokens(self.doc, found[0], found[1], start, self)
+
+    def sentence_doc(self, start: int, end: Optional[int], first: int = -1, stop: int = -1) -> Optional[Doc]:
+        """A Doc of the sentence at chars ``start:end`` made from the paragraph's tokens (or of
+        tokens ``first:stop`` when given), or None if it must be tokenised alone."""
+        from spacy.attrs import NORM
+
+        if first < 0:
+            found = self._range(start, end)  # type: ignore[arg-type]
+            if found is None:
+                return None
+            first, stop = found
+        starts, text = self.starts, self.text
+        words = [text[s : s + n] for s, n in zip(starts[first:stop], self.lengths[first:stop])]
+        spaces = self.spaces[first:stop]
         spaces[-1] = False
         doc = Doc(self.doc.vocab, words=words, spaces=spaces)
         doc.from_array([NORM], self._array[first:stop, 2:3])
         return doc
+
+    def add_row(
+        self,
+        doc_bin: Any,
+        tokens: _Tokens,
+        spans: List[Tuple[int, int, str, str]],
+        ents: List[Tuple[int, int, str, str]],
+        title: Optional[str],
+    ) -> None:
+        """Append to ``doc_bin`` the row of the sentence Doc with these spans and entities."""
+        from .shards import add_row
+
+        key = tuple(doc_bin.attrs)
+        if key not in self._rows:
+            self._rows[key] = self.doc.to_array(doc_bin.attrs)
+        first, stop, offset = tokens.first, tokens.stop, tokens.offset
+        char_starts = [s - offset for s in self.starts[first:stop]]
+        char_ends = [s + n for s, n in zip(char_starts, self.lengths[first:stop])]
+        spaces = self.spaces[first:stop]
+        spaces[-1] = False
+        add_row(
+            doc_bin,
+            self.doc.vocab.strings,
+            self._rows[key][first:stop],
+            spaces,
+            char_starts,
+            char_ends,
+            {ANCHORS_KEY: spans},
+            ents,
+            {"title": title} if title is not None else {},
+        )
 
 
 def entity_labels(doc: Doc) -> List[str]:

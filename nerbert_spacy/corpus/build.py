@@ -402,8 +402,7 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
                 dump_stats.error(_page_error(unit.dump, page.title, err))
                 continue
             for text, anchors in paragraphs:
-                for doc in annotator(text, anchors, ann_stats, title=page.title):
-                    add_doc(doc_bin, doc)
+                annotator.add_to(doc_bin, text, anchors, ann_stats, title=page.title)
         write_doc_bin(shard, doc_bin)
     except NerbertError as err:
         return {"unit": unit.name, "dump": unit.dump, "failed": str(err)}

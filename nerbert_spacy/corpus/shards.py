@@ -8,6 +8,8 @@ large part of the time. Here:
   the distinct hashes in its string-valued columns (plus span labels and ids), the same set
   ``DocBin.add`` collects for Docs without lemmas (the corpus never sets lemmas; a Doc with
   lemmas goes through ``DocBin.add``);
+- :func:`add_row` appends the row of a Doc that is never made: its tokens given as a token
+  array (e.g. a slice of its paragraph's), its spans and entities as token ranges;
 - :func:`entity_label_lists` reads the entity labels of every stored Doc from the arrays
   (a ``B`` tag with a type starts an entity, as in ``Doc.ents``);
 - :func:`select_docs` copies some of a DocBin's rows into a new DocBin, with exactly the
@@ -19,14 +21,14 @@ Everything writes the ``DocBin`` format of the installed spaCy through its own
 """
 
 import struct
-from typing import Dict, Iterable, List, Sequence, Set
+from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
 
 import numpy
 import srsly
-from spacy.attrs import ENT_IOB, ENT_TYPE, IDS, LEMMA
+from spacy.attrs import ENT_ID, ENT_IOB, ENT_KB_ID, ENT_TYPE, IDS, LEMMA, SENT_START
 from spacy.tokens import Doc, DocBin
 
-__all__ = ["add_doc", "doc_bin_of", "entity_label_lists", "select_docs", "STRING_ATTRS"]
+__all__ = ["add_doc", "add_row", "doc_bin_of", "entity_label_lists", "select_docs", "STRING_ATTRS"]
 
 #: DocBin columns whose values are string hashes (``DocBin.add`` stores their strings).
 STRING_ATTRS = ("ORTH", "NORM", "LEMMA", "TAG", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID", "MORPH")
@@ -54,23 +56,99 @@ def add_doc(doc_bin: DocBin, doc: Doc) -> None:
     doc_bin.spaces.append(numpy.asarray(doc.to_array("SPACY"), dtype=bool).reshape((len(doc), 1)))
     doc_bin.flags.append({"has_unknown_spaces": doc.has_unknown_spaces})
     strings = doc.vocab.strings
-    if len(doc):
-        doc_bin.strings.add("")  # tag_, lemma_, dep_, morph of an unset attribute
-        seen = doc_bin.__dict__.setdefault("_keys_seen", set())  # hashes whose string is stored
-        keys = set(array[:, _string_columns(doc_bin)].ravel().tolist()) - seen
-        doc_bin.strings.update(strings[key] for key in keys)
-        seen.update(keys)
+    extra = []
+    for group in doc.spans.values():
+        for span in group:
+            extra.append(span.label_)
+            if span.kb_id in strings:
+                extra.append(span.kb_id_)
+            if span.id in strings:
+                extra.append(span.id_)
+    _add_strings(doc_bin, strings, array, extra)
     doc_bin.cats.append(doc.cats)
     if doc_bin.store_user_data:
         doc_bin.user_data.append(srsly.msgpack_dumps(doc.user_data))
     doc_bin.span_groups.append(doc.spans.to_bytes())
-    for group in doc.spans.values():
-        for span in group:
-            doc_bin.strings.add(span.label_)
-            if span.kb_id in strings:
-                doc_bin.strings.add(span.kb_id_)
-            if span.id in strings:
-                doc_bin.strings.add(span.id_)
+
+
+def _add_strings(doc_bin: DocBin, strings: Any, array: Any, extra: Iterable[str]) -> None:
+    """Store the strings of the array's string columns (looked up in ``strings``) and ``extra``."""
+    from spacy.strings import get_string_id
+
+    seen = doc_bin.__dict__.setdefault("_keys_seen", set())  # hashes whose string is stored
+    for text in extra:
+        doc_bin.strings.add(text)
+        seen.add(get_string_id(text))
+    if len(array):
+        doc_bin.strings.add("")  # tag_, lemma_, dep_, morph of an unset attribute
+        keys = set(array[:, _string_columns(doc_bin)].ravel().tolist()) - seen
+        doc_bin.strings.update(strings[key] for key in keys)
+        seen.update(keys)
+
+
+Span = Tuple[int, int, str, str]  # start token, end token, label, kb_id
+
+
+def add_row(
+    doc_bin: DocBin,
+    strings: Any,
+    array: Any,
+    spaces: Sequence[bool],
+    char_starts: Sequence[int],
+    char_ends: Sequence[int],
+    span_groups: Dict[str, List[Span]],
+    ents: Sequence[Span],
+    user_data: Dict[str, Any],
+) -> None:
+    """Append the row ``DocBin.add`` would append for a Doc with these tokens, span groups
+    (all keys kept, ``span.id`` 0), entities (``set_ents(..., default="outside")``) and user
+    data, without making the Doc.
+
+    doc_bin (DocBin): The DocBin to extend.
+    strings (StringStore): Knows the tokens' strings (the tokenizer's vocab).
+    array (numpy.ndarray): The tokens' values for ``doc_bin.attrs``, as ``Doc.to_array`` gives
+        them for a Doc without entities (e.g. a slice of the paragraph's array).
+    spaces (Sequence[bool]): Whether each token is followed by a space.
+    char_starts, char_ends (Sequence[int]): Char offsets of each token in the Doc's text.
+    span_groups (Dict[str, List[Span]]): Span group name -> (start, end, label, kb_id).
+    ents (Sequence[Span]): The entities (non-overlapping, in order).
+    user_data (Dict[str, Any]): ``doc.user_data``.
+    """
+    from spacy.strings import get_string_id
+
+    array = array.copy()
+    cols = {attr: i for i, attr in enumerate(doc_bin.attrs)}
+    if SENT_START in cols and len(array):
+        array[:, cols[SENT_START]] = 0
+        array[0, cols[SENT_START]] = 1  # a Doc's first token starts its sentence
+    if ENT_IOB in cols:
+        array[:, cols[ENT_IOB]] = 2  # "O"
+    for attr in (ENT_TYPE, ENT_KB_ID, ENT_ID):
+        if attr in cols:
+            array[:, cols[attr]] = 0
+    for start, end, label, kb_id in ents:
+        if ENT_IOB in cols:
+            array[start, cols[ENT_IOB]] = 3
+            array[start + 1 : end, cols[ENT_IOB]] = 1
+        for attr, value in ((ENT_TYPE, label), (ENT_KB_ID, kb_id)):
+            if attr in cols:
+                array[start:end, cols[attr]] = get_string_id(value)
+    doc_bin.tokens.append(array)
+    doc_bin.spaces.append(numpy.asarray(spaces, dtype=bool).reshape((len(spaces), 1)))
+    doc_bin.flags.append({"has_unknown_spaces": False})
+    _add_strings(doc_bin, strings, array, (t for group in span_groups.values() for _, _, *ids in group for t in ids))
+    doc_bin.cats.append({})
+    if doc_bin.store_user_data:
+        doc_bin.user_data.append(srsly.msgpack_dumps(user_data))
+    groups: Dict[bytes, List[str]] = {}
+    for name, spans in span_groups.items():
+        packed = [
+            _SPAN.pack(0, get_string_id(kb_id), get_string_id(label), s, e, char_starts[s], char_ends[e - 1])
+            for s, e, label, kb_id in spans
+        ]
+        group = srsly.msgpack_dumps({"name": name, "attrs": {}, "spans": packed})
+        groups.setdefault(group, []).append(name)
+    doc_bin.span_groups.append(srsly.msgpack_dumps(groups) if groups else srsly.msgpack_dumps([]))
 
 
 def _hashes(doc_bin: DocBin) -> Dict[int, str]:

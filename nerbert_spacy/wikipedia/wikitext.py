@@ -52,6 +52,13 @@ _WS_RE = re.compile(r"[\s_]+")
 _BIDI_RE = re.compile("[\u200e\u200f\u202a-\u202e]")
 
 
+# A title that needs none of the steps below but "_" -> " " and the first letter: words of
+# characters other than whitespace, "_", "&", "%", "#" and bidi marks, joined by one "_" or " ",
+# not starting with ":". Most titles and DBpedia resource names are such.
+_C = "[^\\s_&%#\u200e\u200f\u202a-\u202e]"
+_SIMPLE_TITLE_RE = re.compile(f"(?!:){_C}+(?:[_ ]{_C}+)*")
+
+
 def normalize_title(title: str) -> str:
     """Normalise a page title the way MediaWiki resolves links in the main namespace.
 
@@ -63,6 +70,10 @@ def normalize_title(title: str) -> str:
     title (str): A link target, page title or DBpedia resource name.
     RETURNS (str): The normalised title ("" for a same-page link like ``#History``).
     """
+    if _SIMPLE_TITLE_RE.fullmatch(title):
+        t = title.replace("_", " ")
+        first = t[0].upper()
+        return first + t[1:] if len(first) == 1 else t
     t = title
     if "&" in t:
         t = html.unescape(t)

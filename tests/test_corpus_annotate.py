@@ -230,3 +230,19 @@ def test_rows_added_directly_equal_the_docs_added(tokenizer, expand):
     assert s1 == s2
     assert rows.to_bytes() == doc_bin_of(docs).to_bytes()
     assert any(len(d.spans[ANCHORS_KEY]) > len(d.ents) for d in docs)  # an overlap was resolved
+
+
+def test_typer_prefetch_gives_the_same_answers(tmp_path):
+    from nerbert_spacy.dbpedia.types import TypeIndex
+
+    rdf = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    types = tmp_path / "t.nt"
+    types.write_text(f"<http://dbpedia.org/resource/Paris> {rdf} <http://dbpedia.org/ontology/City> .\n")
+    index = TypeIndex.build([types], tmp_path / "i.sqlite", redirects={"Paris, France": "Paris", "A": "B", "B": "A"})
+    targets = ["Paris", "Paris, France", "A", "B", "Nowhere"]
+    one = AnchorTyper(index, FakeLabels())
+    many = AnchorTyper(index, FakeLabels())
+    many.prefetch(targets)
+    assert len(many._cache) == len(targets)
+    assert [many(t) for t in targets] == [one(t) for t in targets]
+    assert one("Paris, France") == ("city", "Paris", True)

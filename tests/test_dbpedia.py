@@ -305,3 +305,21 @@ def test_real_instance_types_sample(shared_data, tmp_path):
     assert "Location" in idx.classes("Berlin") and "City" in idx.classes("Berlin")
     assert idx.classes("AT&T") == ["Company"]
     assert idx.stats["size_bytes"] < 20_000_000
+
+
+def test_batch_lookups_equal_single_lookups(tmp_path):
+    """resolve_many / classes_many answer exactly as resolve / classes, chains and cycles included."""
+    from nerbert_spacy.dbpedia.types import TypeIndex
+
+    types = tmp_path / "t.nt"
+    rdf = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    typed = {"Paris": "City", "Victor_Hugo": "Writer", "Old_Name": "Place", "Loop_B": "Country"}
+    types.write_text("".join(f"<http://dbpedia.org/resource/{t}> {rdf} <http://dbpedia.org/ontology/{c}> .\n" for t, c in typed.items()))
+    redirects = {"Paris, France": "Paris", "Ville lumière": "Paris, France", "Old Name": "Nowhere",
+                 "Loop A": "Loop B", "Loop B": "Loop A", "Self": "Self X", "Hugo": "Victor Hugo"}
+    index = TypeIndex.build([types], tmp_path / "i.sqlite", redirects=redirects)
+    titles = list(redirects) + ["Paris", "victor_Hugo", "Unknown", "Loop_B", "", "Old_Name"] + [f"T{i}" for i in range(1200)]
+    resolved = index.resolve_many(titles)
+    assert resolved == {t: index.resolve(t) for t in titles}
+    assert index.classes_many(titles) == {t: index.classes(t) for t in titles}
+    assert index.classes_many(["Ville lumière"])["Ville lumière"] == ["City"]

@@ -22,7 +22,7 @@ counted in ``expanded`` too.
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 
@@ -103,12 +103,32 @@ class AnchorTyper:
             return hit
         resolved = self.type_index.resolve(target) if target else target
         classes = list(self.type_index.classes(resolved)) if resolved else []
+        return self._remember(target, resolved, classes)
+
+    def _remember(self, target: str, resolved: str, classes: Sequence[str]) -> Tuple[str, str, bool]:
         label = self.label_set.label_for(classes) if classes else ENTITY
         value = (label, resolved, bool(classes))
         if len(self._cache) >= self.cache_size:
             self._cache.clear()
         self._cache[target] = value
         return value
+
+    def prefetch(self, targets: Iterable[str]) -> None:
+        """Look up many targets at once (a page's), when the index can (``resolve_many`` and
+        ``classes_many``): the same answers as one by one, with a few queries instead of some per target.
+
+        targets (Iterable[str]): Normalised target titles.
+        """
+        todo = {t for t in targets if t and t not in self._cache}
+        if not todo or not hasattr(self.type_index, "resolve_many"):
+            return
+        if len(self._cache) + len(todo) > self.cache_size:
+            self._cache.clear()
+        resolved = self.type_index.resolve_many(todo)
+        classes = self.type_index.classes_many({r for r in resolved.values() if r})
+        for target in todo:
+            r = resolved[target]
+            self._remember(target, r, classes.get(r, []) if r else [])
 
 
 SentenceSplitter = Callable[..., List[Tuple[int, int]]]

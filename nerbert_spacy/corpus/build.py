@@ -401,6 +401,9 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
                 dump_stats.bad_pages += 1
                 dump_stats.error(_page_error(unit.dump, page.title, err))
                 continue
+            prefetch = getattr(annotator.typer, "prefetch", None)
+            if prefetch is not None:
+                prefetch(a.target for _, anchors in paragraphs for a in anchors)
             for text, anchors in paragraphs:
                 annotator.add_to(doc_bin, text, anchors, ann_stats, title=page.title)
         write_doc_bin(shard, doc_bin)

@@ -40,6 +40,18 @@ def _string_columns(doc_bin: DocBin) -> List[int]:
     return [i for i, attr in enumerate(doc_bin.attrs) if attr in wanted]
 
 
+_PACKER: Any = None
+
+
+def _pack(obj: Any) -> bytes:
+    """``srsly.msgpack_dumps(obj)`` for plain data (dicts, lists, str, bytes, numbers), with one
+    reused packer (the same bytes; srsly builds a new packer per call)."""
+    global _PACKER
+    if _PACKER is None:
+        _PACKER = srsly.msgpack.Packer(use_bin_type=True)
+    return _PACKER.pack(obj)
+
+
 def add_doc(doc_bin: DocBin, doc: Doc) -> None:
     """``doc_bin.add(doc)``, with the strings taken from the token array (same result).
 
@@ -117,7 +129,9 @@ def add_row(
     from spacy.strings import get_string_id
 
     array = array.copy()
-    cols = {attr: i for i, attr in enumerate(doc_bin.attrs)}
+    cols = doc_bin.__dict__.get("_columns")
+    if cols is None:
+        cols = doc_bin.__dict__["_columns"] = {attr: i for i, attr in enumerate(doc_bin.attrs)}
     if SENT_START in cols and len(array):
         array[:, cols[SENT_START]] = 0
         array[0, cols[SENT_START]] = 1  # a Doc's first token starts its sentence
@@ -139,16 +153,15 @@ def add_row(
     _add_strings(doc_bin, strings, array, (t for group in span_groups.values() for _, _, *ids in group for t in ids))
     doc_bin.cats.append({})
     if doc_bin.store_user_data:
-        doc_bin.user_data.append(srsly.msgpack_dumps(user_data))
+        doc_bin.user_data.append(_pack(user_data))
     groups: Dict[bytes, List[str]] = {}
     for name, spans in span_groups.items():
         packed = [
             _SPAN.pack(0, get_string_id(kb_id), get_string_id(label), s, e, char_starts[s], char_ends[e - 1])
             for s, e, label, kb_id in spans
         ]
-        group = srsly.msgpack_dumps({"name": name, "attrs": {}, "spans": packed})
-        groups.setdefault(group, []).append(name)
-    doc_bin.span_groups.append(srsly.msgpack_dumps(groups) if groups else srsly.msgpack_dumps([]))
+        groups.setdefault(_pack({"name": name, "attrs": {}, "spans": packed}), []).append(name)
+    doc_bin.span_groups.append(_pack(groups) if groups else _pack([]))
 
 
 def _hashes(doc_bin: DocBin) -> Dict[int, str]:

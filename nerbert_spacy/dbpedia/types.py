@@ -461,6 +461,55 @@ class TypeIndex:
                 rows = db.execute("SELECT cls FROM types WHERE title = ?", (norm,)).fetchall()
         return sorted(self._class_names[r[0]] for r in rows)
 
+    def _rows_in(self, sql: str, keys: Sequence[str]) -> List[Tuple[Any, ...]]:
+        """``sql`` (with ``{}`` for the placeholders) run over ``keys`` in chunks of 500."""
+        db, rows = self._db(), []
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            rows.extend(db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
+        return rows
+
+    def resolve_many(self, titles: Iterable[str]) -> Dict[str, str]:
+        """:meth:`resolve` for many titles, one query per redirect hop for all of them.
+
+        titles (Iterable[str]): Page titles or link targets.
+        RETURNS (Dict[str, str]): Title -> :meth:`resolve` of it.
+        """
+        state = {t: [normalize_title(t)] for t in set(titles)}  # path followed so far
+        open_ = list(state)
+        for _ in range(MAX_REDIRECT_HOPS):
+            if not open_:
+                break
+            heads = sorted({state[t][-1] for t in open_})
+            targets = dict(self._rows_in("SELECT title, target FROM redirects WHERE title IN ({})", heads))
+            still = []
+            for t in open_:
+                path = state[t]
+                nxt = targets.get(path[-1])
+                if nxt is not None and nxt not in path:
+                    path.append(nxt)
+                    still.append(t)
+            open_ = still
+        return {t: path[-1] for t, path in state.items()}
+
+    def classes_many(self, titles: Iterable[str]) -> Dict[str, List[str]]:
+        """:meth:`classes` for many titles with a few queries.
+
+        titles (Iterable[str]): Page titles or link targets (redirects followed).
+        RETURNS (Dict[str, List[str]]): Title -> its dbo class local names, sorted.
+        """
+        resolved = self.resolve_many(titles)
+        norms = {t: normalize_title(t) for t in resolved}
+        keys = sorted(set(resolved.values()) | set(norms.values()))
+        found: Dict[str, List[str]] = {}
+        for title, cls in self._rows_in("SELECT title, cls FROM types WHERE title IN ({})", keys):
+            found.setdefault(title, []).append(self._class_names[cls])
+        out = {}
+        for t, target in resolved.items():
+            names = found.get(target) or (found.get(norms[t], []) if norms[t] != target else [])
+            out[t] = sorted(names)
+        return out
+
     def __contains__(self, title: str) -> bool:
         return bool(self.classes(title))
 

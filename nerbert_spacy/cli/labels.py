@@ -149,6 +149,24 @@ def list_cmd(
     typer.echo(f"{len(labels)} labels", err=True)
 
 
+@app.command("relabel")
+def relabel_cmd(
+    corpus: Path = typer.Argument(..., help="Balanced 315-type corpus folder (train/, dev/ of `nerbert corpus balance`)."),
+    to: str = typer.Option(..., "--to", help="Coarser label set: 212 or 4."),
+    ontology: Path = typer.Option(..., "--ontology", "-O", help="DBpedia ontology the compression follows."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder (train/, dev/, relabel.json)."),
+) -> None:
+    """The same corpus (sentences, spans, split) under the 212- or 4-type label set (Table 2's ablations)."""
+    from ..corpus.relabel import relabel_corpus
+
+    if to not in ("315", "212", "4"):
+        raise NerbertError(f"unknown label set '{to}' (valid: 315, 212, 4)")
+    summary = relabel_corpus(corpus, to, _ontology(ontology), output)
+    sizes = ", ".join(f"{k} {v['sentences']}" for k, v in summary["splits"].items())
+    typer.echo(f"{sizes} sentences -> {output}; {len(summary['labels'])} labels: "
+               f"{', '.join(list(summary['labels'])[:12])}{' ...' if len(summary['labels']) > 12 else ''}")
+
+
 @app.command("zeroshot")
 def zeroshot_cmd(
     pretrained: str = typer.Argument(..., help="Pretrained NER-BERT pipeline."),

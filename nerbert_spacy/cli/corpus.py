@@ -127,6 +127,11 @@ def build(
         min=1,
         help="Multistream dumps: index blocks (about 100 pages each) per work unit",
     ),
+    dump_redirects: bool = typer.Option(
+        True,
+        "--dump-redirects/--no-dump-redirects",
+        help="Collect the redirects of the dumps (one parallel pass); --no-dump-redirects uses only --redirects",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
 ) -> None:
     """Build the filtered weak-label corpus: DIR/shards/*.spacy and DIR/stats.json (paper §2.1-2.3)."""
@@ -151,6 +156,8 @@ def build(
                 workers=workers,
                 splitter=splitter,
                 expand_unaligned=expand_unaligned,
+                blocks_per_unit=blocks_per_unit,
+                dump_redirects=dump_redirects,
                 runner=runner,
                 progress=progress,
             )

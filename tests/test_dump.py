@@ -191,7 +191,7 @@ def test_malformed_xml_keeps_earlier_pages(tmp_path):
     assert [x.title for x in pages] == ["Anarchism"]
     assert len(stats.errors) == 1
     msg = stats.errors[0]
-    assert "bad.xml (line " in msg and "malformed XML" in msg and "after page 'Anarchism'" in msg
+    assert "bad.xml (line " in msg and "malformed XML" in msg and "(the last: page 'Anarchism')" in msg
 
 
 def test_non_utf8_page_skipped_and_counted(tmp_path):
@@ -231,7 +231,7 @@ def test_truncated_bz2_keeps_pages_before(tmp_path):
     assert 0 < len(pages) < 1200
     assert [x.title for x in pages] == [f"Page {i}" for i in range(len(pages))]
     assert len(stats.errors) == 1
-    assert "cut.xml.bz2: truncated .bz2" in stats.errors[0] and f"after page '{pages[-1].title}'" in stats.errors[0]
+    assert "cut.xml.bz2: truncated .bz2" in stats.errors[0] and f"after {len(pages)} pages (the last: page '{pages[-1].title}')" in stats.errors[0]
 
 
 def _peak_memory(path):

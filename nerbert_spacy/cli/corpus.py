@@ -82,6 +82,20 @@ def _skip_torch_import() -> None:
         sys.modules["torch"] = None  # type: ignore[assignment]
 
 
+def _interrupted(output: Path, dumps: List[Path], blocks_per_unit: int) -> None:
+    """Ctrl-C: say what is kept and that the same command resumes; exit 130."""
+    from ..corpus.build import build_status
+
+    status = build_status(output, dumps, blocks_per_unit=blocks_per_unit)
+    typer.secho(
+        f"interrupted: {status['annotated']} of {status['units']} units annotated and {status['filtered']} filtered "
+        f"are kept in {output}; rerun the same command to resume (finished units are skipped)",
+        fg=typer.colors.YELLOW,
+        err=True,
+    )
+    raise typer.Exit(code=130)
+
+
 def _dask_runner(scheduler: Optional[str], workers: int):
     """A DaskRunner context for ``--scheduler``, or a context yielding None (local processes)."""
     import contextlib
@@ -165,8 +179,14 @@ def build(
         progress.close()
         _fail(err)
         return
+    except KeyboardInterrupt:
+        progress.close()
+        _interrupted(output, dumps, blocks_per_unit)
+        return
     progress.close()
     elapsed = time.perf_counter() - start
+    for note in stats.get("notes", []):
+        typer.secho(f"note: {note}", err=True)
     _print_problems(stats["errors"], stats["errors_total"])
     resumed = stats["timings"]["resumed_units"]
     typer.secho(

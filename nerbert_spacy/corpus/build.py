@@ -26,6 +26,7 @@ with the same signature can replace it).
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -48,6 +49,7 @@ from .annotate import (
     english_tokenizer,
 )
 from .filtering import FILTER_RULES, FilterConfig, FilterPlan, filter_label_lists, make_filter_plan
+from .process import OutputLock, die_with_parent
 from .shards import add_doc, entity_label_lists, select_docs
 
 PathLike = Union[str, Path]
@@ -85,7 +87,7 @@ def run_tasks(
             if on_done is not None:
                 on_done(i + 1, len(tasks))
         return results
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=die_with_parent) as pool:
         futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
         for done, future in enumerate(as_completed(futures), 1):
             results[futures[future]] = future.result()
@@ -407,6 +409,8 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
             for text, anchors in paragraphs:
                 annotator.add_to(doc_bin, text, anchors, ann_stats, title=page.title)
         write_doc_bin(shard, doc_bin)
+        if dump_stats.pages == 0 and not dump_stats.errors:
+            dump_stats.error(f"{unit.dump}: no <page> element found (not a MediaWiki pages-articles export?)")
     except NerbertError as err:
         return {"unit": unit.name, "dump": unit.dump, "failed": str(err)}
     except Exception as err:  # noqa: BLE001 - one broken unit must not stop the others
@@ -586,6 +590,51 @@ def _type_index(
     return TypeIndex.open(index_path), meta
 
 
+def _output_dir(path: PathLike) -> Path:
+    """Create the output folder; a path that cannot be one is a NerbertError naming it."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise NerbertError("the output path exists and is not a directory", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NerbertError("a part of the output path is a file, not a directory", out) from None
+    except OSError as err:
+        raise NerbertError(f"cannot create the output directory ({err.strerror or err})", out) from None
+    if not os.access(out, os.W_OK):
+        raise NerbertError("the output directory is not writable", out)
+    return out
+
+
+def _remove_temporaries(out: Path) -> None:
+    """Remove half-written files (``.tmp-*``) an interrupted build left; only the lock holder may."""
+    for folder in (out, out / "redirects", out / "raw", out / "shards"):
+        if folder.is_dir():
+            for path in folder.glob(".tmp-*"):
+                if path.is_file():
+                    path.unlink()
+
+
+def build_status(output_dir: PathLike, dumps: Sequence[PathLike], *, blocks_per_unit: int = 50) -> Dict[str, int]:
+    """How far a build of these dumps got in ``output_dir`` (e.g. after an interruption).
+
+    RETURNS (Dict[str, int]): ``units`` planned, and how many have their ``redirects``,
+        ``annotated`` (raw) and ``filtered`` files.
+    """
+    out = Path(output_dir)
+    names = [u.name for u in plan_units([Path(d) for d in dumps if Path(d).is_file()], blocks_per_unit=blocks_per_unit)]
+
+    def done(folder: str, suffix: str) -> int:
+        return sum(1 for n in names if (out / folder / f"{n}{suffix}").is_file() and (out / folder / f"{n}.json").is_file())
+
+    return {
+        "units": len(names),
+        "redirects": done("redirects", ".tsv"),
+        "annotated": done("raw", ".spacy"),
+        "filtered": done("shards", ".spacy"),
+    }
+
+
 def _remove_stale(directory: Path, keep: Iterable[str], suffixes: Tuple[str, ...] = (".spacy", ".json")) -> None:
     keep = set(keep)
     if not directory.is_dir():
@@ -649,92 +698,101 @@ def build_corpus(
     type_paths = [require_file(p, "DBpedia instance-types file") for p in type_files]
     redirects_path = require_file(redirects_file, "DBpedia redirects file") if redirects_file else None
     get_label_set(label_set, Ontology.load(ontology_path))  # fail early on a bad label set / ontology
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run = runner or run_tasks
-    filter_config = filter_config or FilterConfig()
+    out = _output_dir(output_dir)
+    with OutputLock(out) as lock:
+        _remove_temporaries(out)
+        run = runner or run_tasks
+        filter_config = filter_config or FilterConfig()
 
-    units = plan_units(dump_paths, blocks_per_unit=blocks_per_unit, indexes=indexes)
+        units = plan_units(dump_paths, blocks_per_unit=blocks_per_unit, indexes=indexes)
 
-    # pass 1: redirects of every unit (parallel) + type index
-    _, index_meta = _type_index(
-        units, type_paths, redirects_path, out, progress, run=run, workers=workers, dump_redirects=dump_redirects
-    )
-    t1 = time.perf_counter()
+        # pass 1: redirects of every unit (parallel) + type index
+        _, index_meta = _type_index(
+            units, type_paths, redirects_path, out, progress, run=run, workers=workers, dump_redirects=dump_redirects
+        )
+        t1 = time.perf_counter()
 
-    # pass 2: annotate every unit
-    tasks = annotate_tasks(
-        units,
-        out,
-        ontology_path,
-        index_meta["signature"],
-        label_set=label_set,
-        splitter=splitter,
-        expand_unaligned=expand_unaligned,
-    )
-    if runner is None and workers > 1 and len(tasks) > 1:
-        # load the ontology, label set and tokenizer once here: forked workers inherit them
-        _annotator(tasks[0])
-    on_done = (lambda d, n: progress("annotate", d, n)) if progress else None
-    if progress:
-        progress("annotate", 0, len(tasks))
-    results = run(annotate_unit, tasks, workers, on_done)
-    t2 = time.perf_counter()
-    good = [r for r in results if not r.get("failed")]
-    failed = [r for r in results if r.get("failed")]
-    _remove_stale(out / "raw", [r["unit"] for r in good])
-    if not good:
-        raise NerbertError("no work unit could be read: " + "; ".join(r["failed"] for r in failed[:3]), out)
+        # pass 2: annotate every unit
+        tasks = annotate_tasks(
+            units,
+            out,
+            ontology_path,
+            index_meta["signature"],
+            label_set=label_set,
+            splitter=splitter,
+            expand_unaligned=expand_unaligned,
+        )
+        if runner is None and workers > 1 and len(tasks) > 1:
+            # load the ontology, label set and tokenizer once here: forked workers inherit them
+            _annotator(tasks[0])
+        on_done = (lambda d, n: progress("annotate", d, n)) if progress else None
+        if progress:
+            progress("annotate", 0, len(tasks))
+        results = run(annotate_unit, tasks, workers, on_done)
+        t2 = time.perf_counter()
+        good = [r for r in results if not r.get("failed")]
+        failed = [r for r in results if r.get("failed")]
+        _remove_stale(out / "raw", [r["unit"] for r in good])
+        if not good:
+            raise NerbertError("no work unit could be read: " + "; ".join(r["failed"] for r in failed[:3]), out)
+        if not sum(int(r.get("pages", 0)) for r in good):
+            problems = [e for r in good for e in r.get("errors", [])][:1]
+            raise NerbertError(
+                "no page read from " + ", ".join(str(p) for p in dump_paths)
+                + " (empty, unreadable, or not a MediaWiki pages-articles export)"
+                + (f": {problems[0]}" if problems else "")
+            )
 
-    # pass 3: global counts -> filter plan -> filtered shards
-    before: Counter = Counter()
-    for r in good:
-        before.update(r["categories"])
-    plan = make_filter_plan(before, filter_config)
-    f_tasks = [
-        {
-            "name": r["unit"],
-            "output_dir": str(out),
-            "plan": plan.key(),
-            "seed": seed,
-            "filter_key": _digest([plan.key(), seed, r["config_key"]]),
+        # pass 3: global counts -> filter plan -> filtered shards
+        before: Counter = Counter()
+        for r in good:
+            before.update(r["categories"])
+        plan = make_filter_plan(before, filter_config)
+        f_tasks = [
+            {
+                "name": r["unit"],
+                "output_dir": str(out),
+                "plan": plan.key(),
+                "seed": seed,
+                "filter_key": _digest([plan.key(), seed, r["config_key"]]),
+            }
+            for r in good
+        ]
+        on_done = (lambda d, n: progress("filter", d, n)) if progress else None
+        if progress:
+            progress("filter", 0, len(f_tasks))
+        summaries = run(filter_unit, f_tasks, workers, on_done)
+        _remove_stale(out / "shards", [s["unit"] for s in summaries])
+        t3 = time.perf_counter()
+
+        stats = _summarise(
+            good,
+            failed,
+            summaries,
+            plan,
+            before,
+            index_meta,
+            inputs={
+                "dumps": [str(p) for p in dump_paths],
+                "ontology": str(ontology_path),
+                "types": [str(p) for p in type_paths],
+                "redirects_file": str(redirects_path) if redirects_path else None,
+                "label_set": label_set,
+                "seed": seed,
+                "splitter": splitter,
+                "expand_unaligned": expand_unaligned,
+            },
+        )
+        write_json_atomic(out / "stats.json", stats)
+        stats = dict(stats)
+        stats["timings"] = {
+            "types_s": round(t1 - t0, 3),
+            "annotate_s": round(t2 - t1, 3),
+            "filter_s": round(t3 - t2, 3),
+            "total_s": round(t3 - t0, 3),
+            "resumed_units": sum(1 for r in good if r.get("resumed")),
         }
-        for r in good
-    ]
-    on_done = (lambda d, n: progress("filter", d, n)) if progress else None
-    if progress:
-        progress("filter", 0, len(f_tasks))
-    summaries = run(filter_unit, f_tasks, workers, on_done)
-    _remove_stale(out / "shards", [s["unit"] for s in summaries])
-    t3 = time.perf_counter()
-
-    stats = _summarise(
-        good,
-        failed,
-        summaries,
-        plan,
-        before,
-        index_meta,
-        inputs={
-            "dumps": [str(p) for p in dump_paths],
-            "ontology": str(ontology_path),
-            "types": [str(p) for p in type_paths],
-            "redirects_file": str(redirects_path) if redirects_path else None,
-            "label_set": label_set,
-            "seed": seed,
-            "splitter": splitter,
-            "expand_unaligned": expand_unaligned,
-        },
-    )
-    write_json_atomic(out / "stats.json", stats)
-    stats = dict(stats)
-    stats["timings"] = {
-        "types_s": round(t1 - t0, 3),
-        "annotate_s": round(t2 - t1, 3),
-        "filter_s": round(t3 - t2, 3),
-        "total_s": round(t3 - t0, 3),
-        "resumed_units": sum(1 for r in good if r.get("resumed")),
-    }
+        stats["notes"] = list(lock.notes)
     return stats
 
 

@@ -292,8 +292,12 @@ def _parse_pages(
     carry = ""
 
     def where() -> str:
-        return f"after page '{last_title}'" if last_title is not None else "before the first page"
+        read = stats.pages - pages_before
+        if last_title is None:
+            return "before the first page" if not read else f"after {read} pages"
+        return f"after {read} page{'s' if read != 1 else ''} (the last: page '{last_title}')"
 
+    pages_before = stats.pages
     if wrap:
         parser.feed("<mediawiki>")
     try:

@@ -32,9 +32,13 @@ shards by a multivariate hypergeometric draw); every sampled copy goes to the
 side of its source sentence, so an upsampled sentence never lands in both.
 """
 
+import contextlib
+import os
+import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import srsly
@@ -322,6 +326,40 @@ def _shard_summary(path: Path) -> Dict:
     return {"docs": n, "entities": dict(entities), "sentences_with": dict(sentences_with)}
 
 
+BALANCE_OUTPUTS = ("train", "dev", "balance.png", "balance.json")  # swapped in this order
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: Path, names: Sequence[str]) -> Iterator[Path]:
+    """Yield an empty temporary folder inside ``out_dir``; when the block ends without an
+    error, the entries ``names`` of ``out_dir`` are replaced by those of the folder (an entry
+    the folder lacks is removed), the last name last. On an error or an interrupt ``out_dir``
+    is left as it was. Leftovers of an interrupted earlier swap are removed first.
+
+    out_dir (Path): The folder whose entries are replaced (created if missing).
+    names (Sequence[str]): The files and folders that make up one result.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NerbertError(f"cannot create the output directory ({err.strerror or err})", out_dir) from None
+    for leftover in list(out_dir.glob(".tmp-balance.*")) + list(out_dir.glob(".old-balance.*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=".tmp-balance.", dir=str(out_dir)))
+    try:
+        yield stage
+        old = Path(tempfile.mkdtemp(prefix=".old-balance.", dir=str(out_dir)))
+        for name in names:
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, old / name)
+        for name in names:
+            if (stage / name).exists():
+                os.replace(stage / name, out_dir / name)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def balance_corpus(
     corpus_dir: Union[str, Path],
     *,
@@ -337,9 +375,11 @@ def balance_corpus(
 ) -> Dict:
     """Balance the filtered shards of ``corpus_dir/shards`` and split them into train and dev.
 
-    Writes ``OUT/train/<shard>.spacy`` and ``OUT/dev/<shard>.spacy`` (only non-empty ones;
-    stale shards of an earlier run are removed), ``OUT/balance.json`` and ``OUT/balance.png``,
-    where OUT is ``output_dir`` or else ``corpus_dir``.
+    Writes ``OUT/train/<shard>.spacy`` and ``OUT/dev/<shard>.spacy`` (only non-empty ones),
+    ``OUT/balance.json`` and ``OUT/balance.png``, where OUT is ``output_dir`` or else
+    ``corpus_dir``. All four are written into a temporary folder in OUT and swapped in when
+    complete (:func:`staged_outputs`): a failure leaves the previous result as it was, and
+    the new result replaces every output of the previous run.
 
     corpus_dir (Path): The output directory of ``build_corpus``.
     alpha (float): Exponent of p(E) ∝ |E|^alpha.
@@ -355,9 +395,9 @@ def balance_corpus(
         ``corpus_dir``), so several balancings of one filtered corpus can sit side by side.
     RETURNS (Dict): The content of balance.json.
     """
-    from .build import load_docs, write_docs
-
     corpus_dir = require_dir(corpus_dir, "corpus directory")
+    if n_samples is not None and int(n_samples) < 1:
+        raise NerbertError(f"the number of sentences to draw must be at least 1, got {n_samples}", corpus_dir)
     shard_dir = corpus_dir / "shards"
     paths = sorted(shard_dir.glob("*.spacy")) if shard_dir.is_dir() else []
     if not paths:
@@ -389,9 +429,42 @@ def balance_corpus(
         boosts=boosts,
     )
     devs = dev_counts(sizes, dev_fraction, seed)
-    # pass 2: stream one shard at a time
+    with staged_outputs(out_dir, BALANCE_OUTPUTS) as stage:
+        result = _draw_and_write(
+            paths, sizes, plan, devs, seed, stage, before, alpha, dev_fraction, include_entity, boosts, total, progress
+        )
+        if plot:
+            targeted = ", domain-targeted" if boosts else ""
+            plot_balance(
+                before,
+                Counter(result["after"]),
+                stage / "balance.png",
+                title=f"Entity counts per category (alpha = {alpha}{targeted})",
+            )
+        write_json_atomic(stage / "balance.json", result)
+    return result
+
+
+def _draw_and_write(
+    paths: List[Path],
+    sizes: Mapping[str, int],
+    plan: Mapping[str, Mapping[str, int]],
+    devs: Mapping[str, int],
+    seed: int,
+    out_dir: Path,
+    before: Counter,
+    alpha: float,
+    dev_fraction: float,
+    include_entity: bool,
+    boosts: Optional[Mapping[str, float]],
+    total: int,
+    progress: Optional[ProgressFn],
+) -> Dict:
+    """Pass 2 of :func:`balance_corpus`: stream one shard at a time into ``out_dir``/{train,dev};
+    RETURNS the content of balance.json."""
+    from .build import load_docs, write_docs
+
     after: Counter = Counter()
-    written: Dict[str, Set[str]] = {"train": set(), "dev": set()}
     n_written = {"train": 0, "dev": 0}
     n_tokens = {"train": 0, "dev": 0}
     for done, path in enumerate(paths, 1):
@@ -412,14 +485,9 @@ def balance_corpus(
                 after.update(e.label_ for e in doc.ents)
                 n_tokens[split] += len(doc)
             write_docs(out_dir / split / f"{name}.spacy", picked)
-            written[split].add(f"{name}.spacy")
             n_written[split] += len(picked)
         if progress is not None:
             progress("balance", done, len(paths))
-    for split in ("train", "dev"):
-        for old in (out_dir / split).glob("*.spacy") if (out_dir / split).is_dir() else []:
-            if old.name not in written[split]:
-                old.unlink()
     q = sampling_weights({k: v for k, v in before.items() if include_entity or k != ENTITY}, alpha, boosts)
     result = {
         "alpha": alpha,
@@ -442,13 +510,4 @@ def balance_corpus(
     if boosts:
         result["boosts"] = dict(sorted(boosts.items()))
         result["boosted_share"] = {"before": _share(before, boosts), "after": _share(after, boosts)}
-    if plot:
-        targeted = ", domain-targeted" if boosts else ""
-        plot_balance(
-            before,
-            after,
-            out_dir / "balance.png",
-            title=f"Entity counts per category (alpha = {alpha}{targeted})",
-        )
-    write_json_atomic(out_dir / "balance.json", result)
     return result

@@ -22,6 +22,7 @@ deleted after evaluation unless ``keep_models``. The same seeds serve every
 arm (the paper: five seeds); seed N also picks few-shot subset N.
 """
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -90,6 +91,8 @@ class GridSpec:
     gpu_id: int = -1
     eval_batch_size: int = 64
     command: Optional[str] = None
+    early_stopping: Dict[str, Any] = field(default_factory=dict)
+    train_cap: Optional[int] = None
 
     @property
     def results_path(self) -> Path:
@@ -125,6 +128,16 @@ class GridSpec:
             raise NerbertError("the source-target setting needs --source-corpus (a converted conll2003 folder)")
         if not self.full and not self.few_shot:
             raise NerbertError("nothing to run: no full-data runs and no few-shot sizes")
+        if self.early_stopping:
+            unknown = set(self.early_stopping) - {"patience_epochs", "max_epochs", "evals_per_epoch"}
+            if unknown:
+                raise NerbertError(f"early_stopping has unknown keys {sorted(unknown)} "
+                                   "(patience_epochs, max_epochs, evals_per_epoch)")
+            for key in ("patience_epochs", "max_epochs"):
+                if int(self.early_stopping.get(key, 0)) <= 0:
+                    raise NerbertError(f"early_stopping.{key} must be a positive number of epochs")
+        if self.train_cap is not None and int(self.train_cap) <= 0:
+            raise NerbertError(f"train_cap must be a positive number of sentences, not {self.train_cap}")
         from .datasets.fewshot import parse_fewshot
 
         self.few_shot = [parse_fewshot(s).tag for s in self.few_shot]
@@ -305,6 +318,18 @@ def _train_paths(spec: GridSpec, run: Run) -> Tuple[Path, Path, Path, int]:
     return train, dev, test, _count_docs(train)
 
 
+def _capped_train(train: Path, cap: int, seed: int) -> Path:
+    """A random ``cap``-sentence subset of a large training set (per seed, written once
+    beside it, like a few-shot subset)."""
+    from .datasets.fewshot import fewshot_filename
+    from .datasets.registry import write_fewshot
+
+    out = train.parent / ("cap-" + fewshot_filename(str(cap), seed))
+    if not out.is_file():
+        write_fewshot(train, str(cap), seed, out)
+    return out
+
+
 def _count_docs(path: Path) -> int:
     from spacy.tokens import DocBin
 
@@ -335,6 +360,40 @@ def run_overrides(spec: GridSpec, arm: Arm, seed: int, train: PathLike, dev: Pat
     ov.update(extra or {})
     ov.update(arm.overrides)
     return ov
+
+
+def batch_size(spec: GridSpec, extra: Optional[Dict[str, Any]] = None) -> int:
+    """Sentences per update of the grid's runs: ``training.batcher.size`` from the
+    overrides, else from the config file."""
+    for ov in (extra or {}, spec.overrides):
+        if "training.batcher.size" in ov:
+            return int(ov["training.batcher.size"])
+    from spacy.util import load_config
+
+    size = load_config(require_file(spec.config, "fine-tuning config"))["training"]["batcher"]["size"]
+    if not isinstance(size, int):
+        raise NerbertError(f"early stopping in epochs needs a fixed training.batcher.size, not {size!r}", spec.config)
+    return size
+
+
+def epoch_budget(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """``early_stopping`` in epochs as spaCy's update-step settings for ``n_train`` sentences.
+
+    One epoch = ceil(n_train / batch size) steps; evaluation ``evals_per_epoch``
+    times per epoch (default 1); ``patience`` = patience_epochs epochs of steps;
+    ``max_epochs`` as given. Empty when the spec has no ``early_stopping``.
+    RETURNS (Dict[str, Any]): ``training.*`` overrides.
+    """
+    if not spec.early_stopping:
+        return {}
+    per_epoch = max(1, math.ceil(n_train / batch_size(spec, extra)))
+    evals = max(1, int(spec.early_stopping.get("evals_per_epoch", 1)))
+    return {
+        "training.eval_frequency": max(1, per_epoch // evals),
+        "training.patience": int(spec.early_stopping["patience_epochs"]) * per_epoch,
+        "training.max_epochs": int(spec.early_stopping["max_epochs"]),
+        "training.max_steps": 0,
+    }
 
 
 # ---------------------------------------------------------------- execution
@@ -445,6 +504,11 @@ def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: G
     key = f"source/{arm.name}/seed{seed}"
     progress(f"training source model {key}")
     ov = run_overrides(spec, arm, seed, train, dev, arm.pretrained, spec.source_overrides)
+    n_source = _count_docs(train)
+    if spec.train_cap and n_source > int(spec.train_cap):
+        ov["paths.train"] = str(_capped_train(train, int(spec.train_cap), seed))
+        n_source = int(spec.train_cap)
+    ov.update(epoch_budget(spec, n_source, spec.source_overrides))
     # the source model is trained from the arm; head transfer applies to the target head only
     ov["paths.head_mapping"] = None
     job = {"config": spec.config, "output": str(out), "overrides": ov, "gpu_id": spec.gpu_id}
@@ -498,6 +562,11 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
             report.failed.append((run.key, str(err), None))
             continue
         ov = run_overrides(spec, arm, run.seed, train, dev, pretrained, domain=run.domain)
+        if spec.train_cap and n_train > int(spec.train_cap):
+            train = _capped_train(train, int(spec.train_cap), run.seed)
+            ov["paths.train"] = str(train)
+            n_train = int(spec.train_cap)
+        ov.update(epoch_budget(spec, n_train))
         job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
                "test": str(test), "batch_size": spec.eval_batch_size}
         if arm.zero_shot:
@@ -612,6 +681,14 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
                  + (f"; few-shot sizes: {', '.join(spec.few_shot)}" if spec.few_shot else ""))
     if spec.overrides:
         lines.append(f"- overrides: `{json.dumps(spec.overrides, sort_keys=True)}`")
+    if spec.early_stopping:
+        es = spec.early_stopping
+        lines.append(f"- early stopping in epochs: patience {es['patience_epochs']} epochs, at most {es['max_epochs']} "
+                     f"epochs, {es.get('evals_per_epoch', 1)} dev evaluation(s) per epoch (converted to update "
+                     "steps per run from its number of training sentences)")
+    if spec.train_cap:
+        lines.append(f"- training sets larger than {spec.train_cap} sentences: a random {spec.train_cap}-sentence "
+                     "subset per seed")
     if "source-target" in spec.settings:
         lines.append(f"- source corpus: `{spec.source_corpus}`"
                      + (f", source overrides `{json.dumps(spec.source_overrides, sort_keys=True)}`"

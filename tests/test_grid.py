@@ -247,14 +247,14 @@ def test_real_subprocess_run_with_tiny_bert(tmp_path, tiny_bert):
         "gpu_id": -1, "test": str(corpus / "test.spacy"), "batch_size": 8,
     }
     res = run_subprocess(job, tmp_path / "logs" / "run.log")
-    assert 0.0 <= res["f1"] <= 1.0 and res["n_sentences"] == 20 and res["train_seconds"] > 0
+    assert 0.0 <= res["f1"] <= 1.0 and res["n_sentences"] == 204 and res["train_seconds"] > 0
     assert "dev_performance" in res
     # zero-shot through a label mapping: no training, scored exactly like the fine-tuned run
     mapping = tmp_path / "map.json"
     srsly.write_json(mapping, {"politician": ["politician"], "nation": ["country"]})
     zs = train_and_evaluate({"zero_shot": {"pretrained": str(tmp_path / "model" / "model-best"), "mapping": str(mapping),
                                            "unmapped": "drop"}, "test": str(corpus / "test.spacy")})
-    assert zs["train_seconds"] == 0.0 and zs["n_sentences"] == 20
+    assert zs["train_seconds"] == 0.0 and zs["n_sentences"] == 204
     assert set(zs["per_type"]) <= {"politician", "nation", "country", "person", "organisation", "politicalparty",
                                    "location", "election", "event", "misc"}
     # a failing run raises RunFailed with its log, and does not kill the caller
@@ -272,3 +272,47 @@ def test_head_mapping_path_takes_the_domain():
     ov = run_overrides(GridSpec(), arm, 3, "t.spacy", "d.spacy", "pre", domain="politics")
     assert ov["paths.head_mapping"] == "maps/politics.json"
     assert ov["paths.pretrained"] == "pre" and ov["system.seed"] == 3
+
+
+def test_early_stopping_in_epochs_becomes_steps_per_run(tmp_path):
+    from nerbert_spacy.grid import Arm, GridSpec, epoch_budget
+
+    spec = GridSpec(config=str(ROOT / "configs" / "finetune.cfg"),
+                    early_stopping={"patience_epochs": 3, "max_epochs": 30})
+    # 200 sentences at the config's batch of 16 -> 13 steps per epoch
+    assert epoch_budget(spec, 200) == {"training.eval_frequency": 13, "training.patience": 39,
+                                       "training.max_epochs": 30, "training.max_steps": 0}
+    spec.early_stopping["evals_per_epoch"] = 2
+    spec.overrides = {"training.batcher.size": 32}
+    assert epoch_budget(spec, 100)["training.eval_frequency"] == 2  # 4 steps per epoch, 2 evaluations
+    assert epoch_budget(GridSpec(), 100) == {}
+    with pytest.raises(NerbertError, match="patience_epochs must be a positive"):
+        GridSpec(domains={"d": "x"}, arms=[Arm("bert")], early_stopping={"patience_epochs": 0, "max_epochs": 3}).validate()
+
+
+def test_grid_passes_epoch_budget_and_cap_to_each_run(tmp_path):
+    from nerbert_spacy.grid import Arm, GridSpec, run_grid
+
+    corpus = tmp_path / "c"
+    convert_dataset("conll", ROOT / "assets" / "default" / "finetune", corpus)
+    spec = GridSpec(name="es", config=str(ROOT / "configs" / "finetune.cfg"), domains={"pol": str(corpus)},
+                    arms=[Arm("bert")], seeds=[1], results_dir=str(tmp_path / "r"), work_dir=str(tmp_path / "w"),
+                    docs_dir=str(tmp_path / "docs"), train_cap=300,
+                    early_stopping={"patience_epochs": 2, "max_epochs": 10})
+    jobs = []
+
+    def fake(job, log):
+        jobs.append(job)
+        return {"f1": 0.5, "precision": 0.5, "recall": 0.5}
+
+    run_grid(spec, run_fn=fake)
+    ov = jobs[0]["overrides"]
+    assert ov["training.eval_frequency"] == 19 and ov["training.patience"] == 38  # ceil(300/16) = 19
+    assert ov["training.max_epochs"] == 10 and ov["training.max_steps"] == 0
+    assert ov["paths.train"].endswith("cap-train-fewshot-300-seed1.spacy")
+    from spacy.tokens import DocBin
+    assert len(DocBin().from_disk(ov["paths.train"])) == 300
+    res = srsly.read_json(tmp_path / "r" / "target" / "pol" / "bert" / "seed1.json")
+    assert res["n_train"] == 300
+    md = (tmp_path / "docs" / "es.md").read_text()
+    assert "patience 2 epochs, at most 10 epochs" in md and "random 300-sentence subset" in md

@@ -24,7 +24,6 @@ from nerbert_spacy.errors import NerbertError
 
 from test_corpus_build import HEADER, LOW, ONTOLOGY_TTL, TYPES_NT, page_xml, write_dump
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -205,14 +204,19 @@ CHILD = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    sys.path.insert(0, {tests!r})
     from nerbert_spacy.corpus.build import run_tasks
+    from nerbert_spacy.corpus.distributed import DaskRunner
 
     def task(folder):
         Path(folder, str(os.getpid())).write_text("x")
         time.sleep(120)
 
-    run_tasks(task, [{folder!r}, {folder!r}], workers=2)
+    if __name__ == "__main__":
+        if {dask!r}:
+            with DaskRunner("local", workers=2) as runner:
+                runner(task, [{folder!r}, {folder!r}])
+        else:
+            run_tasks(task, [{folder!r}, {folder!r}], workers=2)
     """
 )
 
@@ -238,14 +242,16 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process checks use /proc")
-def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
+@pytest.mark.parametrize("dask", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_workers_exit_when_their_parent_is_killed(tmp_path, dask):
+    """Pool and local-Dask workers busy in a task exit soon after `kill -9` of the build."""
     folder = tmp_path / "pids"
     folder.mkdir()
     script = tmp_path / "child.py"
-    script.write_text(CHILD.format(tests=str(ROOT / "tests"), folder=str(folder)))
+    script.write_text(CHILD.format(dask=dask, folder=str(folder)))
     parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
     try:
-        assert _wait_for(lambda: len(list(folder.iterdir())) == 2), "workers did not start"
+        assert _wait_for(lambda: len(list(folder.iterdir())) == 2, timeout=120), "workers did not start"
         workers = [int(p.name) for p in folder.iterdir()]
         assert all(_alive(pid) for pid in workers)
         parent.send_signal(signal.SIGKILL)

@@ -12,7 +12,9 @@ so the shards and ``stats.json`` are byte-identical to the single-process build
 for the same seed, whatever the number of workers.
 
 ``scheduler="local"`` starts a ``LocalCluster`` of ``workers`` processes with
-one thread each on this machine; ``scheduler="tcp://host:8786"`` connects to a
+one thread each on this machine (each exits when the process that started the
+cluster dies: :class:`~nerbert_spacy.corpus.dask_plugins.DieWithParent`);
+``scheduler="tcp://host:8786"`` connects to a
 running cluster (``dask scheduler`` + ``dask worker``). On a real cluster every
 worker must see the dumps, the ontology and the output directory at the same
 paths (shared storage): the client builds the type index in the output
@@ -125,6 +127,9 @@ class DaskRunner:
                     silence_logs=logging.ERROR,
                 )
                 self.client = Client(self.cluster, timeout=_timeout(timeout))
+                from .dask_plugins import DieWithParent
+
+                self.client.register_plugin(DieWithParent())
             except NerbertError:
                 raise
             except Exception as err:

@@ -263,3 +263,54 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path, dask):
                 os.kill(int(p.name), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _slowly(job):
+    """Run ``fn(task)`` after a pause, so a task is in flight when a worker is killed."""
+    fn, task = job
+    time.sleep(1.0)
+    return fn(task)
+
+
+def _tree(folder: Path):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+            and p.parent.name in ("raw", "shards") or p.name == "stats.json"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process checks use /proc")
+def test_a_killed_dask_worker_then_a_rerun_give_the_uninterrupted_output(tmp_path):
+    """kill -9 of one Dask worker in the middle of the annotate pass: the build still ends, and
+    it and a rerun give the bytes of an uninterrupted build."""
+    from nerbert_spacy.corpus import build as B
+    from nerbert_spacy.corpus.distributed import DaskRunner
+
+    from test_corpus_build import ARTICLE, write_multistream
+
+    pages = [page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=i + 1) for i in range(12)]
+    dump, _ = write_multistream(tmp_path, pages, per_block=2)
+    onto, types = tmp_path / "o.ttl", tmp_path / "t.nt"
+    onto.write_text(ONTOLOGY_TTL)
+    types.write_text(TYPES_NT)
+    options = dict(blocks_per_unit=1, filter_config=LOW, seed=3)
+    reference = build_corpus([dump], onto, [types], tmp_path / "reference", **options)
+    killed = []
+    with DaskRunner("local", workers=2) as runner:
+
+        def killing_runner(fn, tasks, workers, on_done):
+            def kill_one(done, total):
+                if fn is B.annotate_unit and not killed:
+                    pid = sorted(runner.client.run(os.getpid).values())[0]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                if on_done:
+                    on_done(done, total)
+
+            return runner(_slowly, [(fn, t) for t in tasks], workers, kill_one)
+
+        out = tmp_path / "out"
+        first = build_corpus([dump], onto, [types], out, runner=killing_runner, **options)
+    assert killed and first["units"] == reference["units"] == 6
+    assert _tree(out) == _tree(tmp_path / "reference")
+    again = build_corpus([dump], onto, [types], out, **options)
+    assert again["timings"]["resumed_units"] == 6 and _tree(out) == _tree(tmp_path / "reference")

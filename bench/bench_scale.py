@@ -16,9 +16,17 @@ N-Triples file of ``--entities`` entities (default 5M, written to a temporary fo
 deleted afterwards), and reports build time, peak build memory, size on disk, lookup
 speed (1 and 2 processes) and the memory of a process that opened it and did lookups.
 
+``synthetic``: makes dumps of 10k / 50k / 100k pages with ``bench/make_dump.py`` (kept in
+``--tmp`` and reused), builds each on a Dask ``LocalCluster`` of 2 workers and reports CPU
+seconds (client + workers), MB of wikitext per CPU second, peak RSS per worker and output
+sizes; with ``--kill-pages N`` it also kills the client (``kill -9``) at a random point of a
+build of the N-page dump, checks that no worker outlives it, reruns, then does the same
+killing one worker, and compares both results byte for byte with an uninterrupted build.
+
 Usage (from the project root):
     python bench/bench_scale.py build --workers 1 2
     python bench/bench_scale.py types --entities 5000000 --tmp /tmp
+    python bench/bench_scale.py synthetic --pages 10000 50000 100000 --kill-pages 10000 --tmp /tmp/synth
 Both print JSON lines and a markdown summary (nothing is written into docs/).
 """
 
@@ -462,6 +470,165 @@ def cmd_types(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- synthetic dumps of 10k-100k pages (issue 11)
+
+
+def _dump_for(pages: int, folder: Path, seed: int) -> Dict[str, Any]:
+    """The synthetic dump of ``pages`` pages (bench/make_dump.py), made once and reused."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import make_dump
+
+    info_path = folder / f"dump-{pages}.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+        if Path(info["dump"]).exists():
+            return info
+    start = time.perf_counter()
+    info = make_dump.write_dump(pages, folder, seed=seed, workers=2)
+    info["make_seconds"] = round(time.perf_counter() - start, 1)
+    info_path.write_text(json.dumps(info))
+    return info
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _cli_build(dump: str, out: Path, blocks_per_unit: int, workers: int = 2) -> List[str]:
+    return [
+        sys.executable, "-m", "nerbert_spacy", "corpus", "build", dump, "--ontology", str(OWL), "--types", str(SAMPLE),
+        "--output", str(out), "--scheduler", "local", "--workers", str(workers), "--blocks-per-unit",
+        str(blocks_per_unit), "--quiet",
+    ]
+
+
+def _tree_digest(out: Path) -> str:
+    """sha1 over raw/ and shards/ (names and bytes) and stats.json."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for folder in ("raw", "shards"):
+        for p in sorted((out / folder).glob("*")):
+            h.update(f"{folder}/{p.name}".encode() + b"\0" + p.read_bytes())
+    h.update((out / "stats.json").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _workers_of(pid: int) -> List[int]:
+    """The Dask worker processes started by the build process ``pid`` (its spawned children)."""
+    import psutil
+
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
+
+
+def _alive(pids: List[int]) -> List[int]:
+    import psutil
+
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _run_until(cmd: List[str], out: Path, after_units: int, kill: str) -> Dict[str, Any]:
+    """Start a CLI build; when ``after_units`` raw shards exist, ``kill -9`` the client
+    (``kill="client"``) or one Dask worker (``kill="worker"``); RETURNS what happened."""
+    import signal
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    event: Dict[str, Any] = {"kill": kill, "after_units": after_units}
+    while proc.poll() is None:
+        done = len(list((out / "raw").glob("*.json"))) if (out / "raw").is_dir() else 0
+        workers = _workers_of(proc.pid)
+        if done >= after_units and workers:
+            if kill == "client":
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                t0 = time.perf_counter()
+                while _alive(workers) and time.perf_counter() - t0 < 60:
+                    time.sleep(0.2)
+                event["workers_alive_after_s"] = round(time.perf_counter() - t0, 1)
+                event["orphans"] = len(_alive(workers))
+            else:
+                os.kill(workers[0], signal.SIGKILL)
+                event["killed_worker"] = workers[0]
+                proc.wait()
+            break
+        time.sleep(0.5)
+    event["units_done_at_kill"] = len(list((out / "raw").glob("*.json"))) if (out / "raw").is_dir() else 0
+    event["exit_code"] = proc.wait()
+    event["output_tail"] = (proc.stdout.read() or "")[-300:] if proc.stdout else ""
+    return event
+
+
+def kill_test(dump: str, work: Path, blocks_per_unit: int, seed: int) -> Dict[str, Any]:
+    """Uninterrupted build vs (client killed, rerun) vs (one worker killed, rerun): same bytes."""
+    rng = random.Random(seed)
+    ref = work / "kill-reference"
+    shutil.rmtree(ref, ignore_errors=True)
+    subprocess.run(_cli_build(dump, ref, blocks_per_unit), check=True, capture_output=True)
+    units = json.loads((ref / "stats.json").read_text())["units"]
+    result: Dict[str, Any] = {"units": units, "reference": _tree_digest(ref), "runs": []}
+    for kill in ("client", "worker"):
+        out = work / f"kill-{kill}"
+        shutil.rmtree(out, ignore_errors=True)
+        event = _run_until(_cli_build(dump, out, blocks_per_unit), out, rng.randint(1, units - 1), kill)
+        rerun = subprocess.run(_cli_build(dump, out, blocks_per_unit), capture_output=True, text=True)
+        event["rerun_exit_code"] = rerun.returncode
+        event["rerun_line"] = (rerun.stdout.strip().splitlines() or [""])[-1][:300]
+        event["digest"] = _tree_digest(out)
+        event["identical"] = event["digest"] == result["reference"]
+        result["runs"].append(event)
+        shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(ref, ignore_errors=True)
+    return result
+
+
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    work = Path(args.tmp)
+    work.mkdir(parents=True, exist_ok=True)
+    results_path = work / "results.jsonl"
+    for pages in args.pages:
+        info = _dump_for(pages, work, args.seed)
+        print(json.dumps({"dump": info}), flush=True)
+        if args.skip_builds:
+            continue
+        out = work / f"out-{pages}"
+        shutil.rmtree(out, ignore_errors=True)
+        result = build_once(args.workers, [Path(info["dump"])], out, args.blocks_per_unit)
+        result.update(
+            pages_in_dump=pages,
+            dump_bz2_mb=round(info["bz2_bytes"] / 1e6, 1),
+            xml_mb=round(info["xml_bytes"] / 1e6, 1),
+            wikitext_mb=round(info["article_wikitext_bytes"] / 1e6, 1),
+            output_mb={k: round(_du(out / k) / 1e6, 1) for k in ("shards", "raw", "redirects")},
+            type_index_mb=round((out / "type_index.sqlite").stat().st_size / 1e6, 1),
+        )
+        cpu = result["cpu_main_s"] + result["cpu_workers_s"]
+        result["mb_wikitext_per_cpu_s"] = round(info["article_wikitext_bytes"] / 1e6 / cpu, 3)
+        with open(results_path, "a") as f:
+            f.write(json.dumps({"build": result}) + "\n")
+        print(json.dumps({"build": result}), flush=True)
+        if not args.keep:
+            shutil.rmtree(out, ignore_errors=True)
+    if args.kill_pages:
+        info = _dump_for(args.kill_pages, work, args.seed)
+        result = kill_test(info["dump"], work, args.kill_blocks_per_unit, args.seed)
+        result["load_after"] = loadavg()
+        with open(results_path, "a") as f:
+            f.write(json.dumps({"kill": result}) + "\n")
+        print(json.dumps({"kill": result}), flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -476,6 +643,16 @@ def main(argv=None) -> int:
     t.add_argument("--lookups", type=int, default=100_000)
     t.add_argument("--mmap", type=int, default=2**30, help="PRAGMA mmap_size for the mmap variant")
     t.add_argument("--tmp", default=None, help="temporary folder (needs ~1 GB for 5M entities)")
+    y = sub.add_parser("synthetic", help="Dask build of bench/make_dump.py dumps of 10k/50k/100k pages; kill tests")
+    y.add_argument("--pages", type=int, nargs="*", default=[10_000, 50_000, 100_000])
+    y.add_argument("--workers", type=int, default=2)
+    y.add_argument("--blocks-per-unit", type=int, default=50)
+    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--tmp", required=True, help="folder for the dumps (kept and reused) and builds")
+    y.add_argument("--keep", action="store_true", help="keep the build outputs")
+    y.add_argument("--skip-builds", action="store_true", help="only make the dumps")
+    y.add_argument("--kill-pages", type=int, default=0, help="kill tests on the dump of this many pages")
+    y.add_argument("--kill-blocks-per-unit", type=int, default=5)
     c = sub.add_parser("_child")
     c.add_argument("fn")
     c.add_argument("args")
@@ -487,6 +664,8 @@ def main(argv=None) -> int:
     if not SAMPLE.exists():
         print(f"error: {SAMPLE} not found", file=sys.stderr)
         return 1
+    if args.cmd == "synthetic":
+        return cmd_synthetic(args)
     return cmd_build(args) if args.cmd == "build" else cmd_types(args)
 
 

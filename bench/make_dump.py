@@ -82,21 +82,23 @@ def page_xml(title: str, page_id: int, text: str, redirect: str = "") -> str:
     )
 
 
-def make_page(i: int, seed: int, sources: Sequence[Source], redirect_share: float) -> Tuple[int, str, str, bool]:
-    """Page ``i``: (page id, title, page XML, is a redirect); depends only on ``(seed, i)`` and the sources."""
+def make_page(i: int, seed: int, sources: Sequence[Source], redirect_share: float) -> Tuple[int, str, str, int]:
+    """Page ``i``: (page id, title, page XML, wikitext bytes, 0 for a redirect); depends only
+    on ``(seed, i)`` and the sources."""
     rng = random.Random(f"nerbert-synthetic|{seed}|{i}")
     page_id = i + 1
     base_title, base = sources[rng.randrange(len(sources))]
     if rng.random() < redirect_share:
         title = f"{base_title} (alias {i})"
-        return page_id, title, page_xml(title, page_id, f"#REDIRECT [[{base_title}]]", redirect=base_title), True
+        return page_id, title, page_xml(title, page_id, f"#REDIRECT [[{base_title}]]", redirect=base_title), 0
     picked = list(base[1:])
     for _ in range(rng.randint(0, 2)):
         picked.extend(sources[rng.randrange(len(sources))][1][1:])
     rng.shuffle(picked)
     paragraphs = [base[0]] + picked[: rng.randint(5, 22)]
     title = f"{base_title} (synthetic {i})"
-    return page_id, title, page_xml(title, page_id, "\n\n".join(paragraphs)), False
+    text = "\n\n".join(paragraphs)
+    return page_id, title, page_xml(title, page_id, text), len(text.encode("utf8"))
 
 
 _SOURCES: List[Source] = []
@@ -107,12 +109,14 @@ def _init(sources: List[Source]) -> None:
     _SOURCES = sources
 
 
-def make_block(args: Tuple[int, int, int, float]) -> Tuple[bytes, int, List[Tuple[int, str]], int]:
-    """Pages ``start..stop-1`` as one bz2 stream: (compressed bytes, XML bytes, [(id, title)], redirects)."""
+def make_block(args: Tuple[int, int, int, float]) -> Tuple[bytes, int, List[Tuple[int, str]], int, int]:
+    """Pages ``start..stop-1`` as one bz2 stream: (compressed bytes, XML bytes, [(id, title)],
+    redirects, article wikitext bytes)."""
     start, stop, seed, redirect_share = args
     pages = [make_page(i, seed, _SOURCES, redirect_share) for i in range(start, stop)]
     xml = "".join(p[2] for p in pages).encode("utf8")
-    return bz2.compress(xml), len(xml), [(p[0], p[1]) for p in pages], sum(p[3] for p in pages)
+    text_bytes = sum(p[3] for p in pages)
+    return bz2.compress(xml), len(xml), [(p[0], p[1]) for p in pages], sum(1 for p in pages if not p[3]), text_bytes
 
 
 def write_dump(
@@ -127,10 +131,10 @@ def write_dump(
     tmp_dump, tmp_index = dump.with_name(dump.name + ".tmp"), index.with_name(index.name + ".tmp")
     jobs = [(s, min(s + pages_per_block, n_pages), seed, redirect_share) for s in range(0, n_pages, pages_per_block)]
     xml_bytes = len(HEADER.encode()) + len(FOOTER)
-    redirects = 0
+    redirects = wikitext_bytes = 0
     with open(tmp_dump, "wb") as f, bz2.open(tmp_index, "wt", encoding="utf8") as idx:
         f.write(bz2.compress(HEADER.encode("utf8")))
-        blocks: Iterator[Tuple[bytes, int, List[Tuple[int, str]], int]]
+        blocks: Iterator[Tuple[bytes, int, List[Tuple[int, str]], int, int]]
         if workers > 1:
             pool = ProcessPoolExecutor(workers, initializer=_init, initargs=(sources,))
             blocks = pool.map(make_block, jobs, chunksize=4)
@@ -138,11 +142,12 @@ def write_dump(
             pool = None
             _init(sources)
             blocks = map(make_block, jobs)
-        for data, size, titles, n_redirects in blocks:
+        for data, size, titles, n_redirects, n_text in blocks:
             offset = f.tell()
             f.write(data)
             xml_bytes += size
             redirects += n_redirects
+            wikitext_bytes += n_text
             for page_id, title in titles:
                 idx.write(f"{offset}:{page_id}:{title}\n")
         if pool is not None:
@@ -156,6 +161,7 @@ def write_dump(
         "pages": n_pages,
         "redirects": redirects,
         "xml_bytes": xml_bytes,
+        "article_wikitext_bytes": wikitext_bytes,
         "bz2_bytes": dump.stat().st_size,
         "blocks": len(jobs),
         "sources": len(sources),

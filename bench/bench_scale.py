@@ -629,6 +629,38 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """CPU cost, in the client, of merging per-unit redirect files into the type index."""
+    from nerbert_spacy.corpus.build import iter_unit_redirects
+    from nerbert_spacy.dbpedia.types import TypeIndex
+
+    work = Path(tempfile.mkdtemp(prefix="bench-merge-", dir=args.tmp))
+    try:
+        (work / "redirects").mkdir()
+        per_unit = args.redirects // args.units
+        names = []
+        for u in range(args.units):
+            name = f"unit{u:04d}"
+            with open(work / "redirects" / f"{name}.tsv", "w", encoding="utf8") as f:
+                f.writelines(f"Redirect title {u} {i}\tTarget page {(u * 7919 + i) % 500000}\n" for i in range(per_unit))
+            names.append(name)
+        rows = []
+        for label, redirects in (("types only", None), ("types + redirects", iter_unit_redirects(work, names))):
+            load = loadavg()
+            t0 = cpu_seconds()
+            index = TypeIndex.build([SAMPLE], work / "index.sqlite", redirects=redirects)
+            rows.append({"run": label, "cpu_s": round(cpu_seconds() - t0, 2), "dump_redirects": index.dump_redirects,
+                         "load": load})
+            index.close()
+        extra = rows[1]["cpu_s"] - rows[0]["cpu_s"]
+        result = {"units": args.units, "redirects": per_unit * args.units, "runs": rows,
+                  "merge_us_per_redirect": round(1e6 * extra / (per_unit * args.units), 2)}
+        print(json.dumps(result))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -653,6 +685,10 @@ def main(argv=None) -> int:
     y.add_argument("--skip-builds", action="store_true", help="only make the dumps")
     y.add_argument("--kill-pages", type=int, default=0, help="kill tests on the dump of this many pages")
     y.add_argument("--kill-blocks-per-unit", type=int, default=5)
+    m = sub.add_parser("merge", help="client CPU per redirect merged from per-unit files into the type index")
+    m.add_argument("--redirects", type=int, default=2_000_000)
+    m.add_argument("--units", type=int, default=100)
+    m.add_argument("--tmp", default=None)
     c = sub.add_parser("_child")
     c.add_argument("fn")
     c.add_argument("args")
@@ -666,6 +702,8 @@ def main(argv=None) -> int:
         return 1
     if args.cmd == "synthetic":
         return cmd_synthetic(args)
+    if args.cmd == "merge":
+        return cmd_merge(args)
     return cmd_build(args) if args.cmd == "build" else cmd_types(args)
 
 

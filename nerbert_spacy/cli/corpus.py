@@ -70,18 +70,6 @@ def _print_problems(errors: List[str], total: int) -> None:
         )
 
 
-def _skip_torch_import() -> None:
-    """Keep torch out of a fresh ``corpus build`` process (and the workers it forks).
-
-    The build uses spaCy's tokenizer and DocBin only, but importing spaCy imports thinc, which
-    imports torch whenever it is installed: 2-3 CPU seconds and a few hundred MB per process.
-    Only when neither thinc nor torch is loaded yet (a command-line run, not a Python session
-    that already uses them) is torch marked as absent, the way ``sys.modules`` documents.
-    """
-    if "thinc" not in sys.modules and "torch" not in sys.modules:
-        sys.modules["torch"] = None  # type: ignore[assignment]
-
-
 def _interrupted(output: Path, dumps: List[Path], blocks_per_unit: int) -> None:
     """Ctrl-C: say what is kept and that the same command resumes; exit 130."""
     from ..corpus.build import build_status
@@ -149,7 +137,9 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
 ) -> None:
     """Build the filtered weak-label corpus: DIR/shards/*.spacy and DIR/stats.json (paper §2.1-2.3)."""
-    _skip_torch_import()
+    from ..corpus.process import keep_torch_out
+
+    keep_torch_out()  # the build needs spaCy's tokenizer, not torch (2-3 CPU s per process)
     from ..corpus.build import build_corpus
 
     progress = _Progress(enabled=not quiet)

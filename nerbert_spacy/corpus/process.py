@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from ..errors import NerbertError
 
-__all__ = ["OutputLock", "die_with_parent", "process_start_time", "pid_alive"]
+__all__ = ["OutputLock", "die_with_parent", "keep_torch_out", "process_start_time", "pid_alive"]
 
 PathLike = Union[str, Path]
 _WATCHED: Optional[int] = None
@@ -133,6 +133,21 @@ class OutputLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+def keep_torch_out() -> bool:
+    """Keep torch out of a process that only builds the corpus (and the workers it forks).
+
+    The build uses spaCy's tokenizer and DocBin only, but importing spaCy imports thinc, which
+    imports torch whenever it is installed: 2-3 CPU seconds and a few hundred MB per process.
+    Only when neither thinc nor torch is loaded yet (a fresh command-line or worker process,
+    not a Python session that already uses them) is torch marked as absent, the way
+    ``sys.modules`` documents. RETURNS (bool): Whether torch was kept out.
+    """
+    if "thinc" in sys.modules or "torch" in sys.modules:
+        return False
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    return True
 
 
 def _watch(parent: int) -> None:

@@ -596,6 +596,9 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     work = Path(args.tmp)
     work.mkdir(parents=True, exist_ok=True)
     results_path = work / "results.jsonl"
+    if args.report:
+        print(render_synthetic(results_path))
+        return 0
     for pages in args.pages:
         info = _dump_for(pages, work, args.seed)
         print(json.dumps({"dump": info}), flush=True)
@@ -627,6 +630,40 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
             f.write(json.dumps({"kill": result}) + "\n")
         print(json.dumps({"kill": result}), flush=True)
     return 0
+
+
+def render_synthetic(results_path: Path) -> str:
+    """The markdown tables of ``synthetic`` from its results file."""
+    builds, kills = [], []
+    for line in results_path.read_text().splitlines():
+        row = json.loads(line)
+        (builds if "build" in row else kills).append(row.get("build") or row.get("kill"))
+    lines = [
+        "| pages | units | wikitext MB | dump bz2 MB | CPU s client + workers | MB wikitext per CPU s | wall s "
+        "| peak RSS per worker MB | client MB | output MB (shards / raw) | sentences kept | load avg 1 min before -> after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(builds, key=lambda r: r["pages_in_dump"]):
+        lines.append(
+            f"| {r['pages_in_dump']:,} | {r['units']} | {r['wikitext_mb']:,} | {r['dump_bz2_mb']:,} "
+            f"| {r['cpu_main_s']:,} + {r['cpu_workers_s']:,} | {r['mb_wikitext_per_cpu_s']} | {r['wall_s']:,} "
+            f"| {', '.join(map(str, r['worker_peak_rss_mb']))} | {r['main_peak_rss_mb']} "
+            f"| {r['output_mb']['shards']} / {r['output_mb']['raw']} | {r['sentences_kept']:,} "
+            f"| {r['load_before'].split()[0]} -> {r['load_after'].split()[0]} |"
+        )
+    for k in kills:
+        lines += ["", f"Kill tests ({k['units']} units, uninterrupted output sha1 {k['reference']}):", ""]
+        for run in k["runs"]:
+            extra = (
+                f"workers gone {run['workers_alive_after_s']} s after the client, {run['orphans']} orphans"
+                if run["kill"] == "client" else f"worker {run['killed_worker']} killed, the build exited {run['exit_code']}"
+            )
+            lines.append(
+                f"- `kill -9` of the {run['kill']} after {run['after_units']} units annotated ({extra}); rerun exit "
+                f"{run['rerun_exit_code']}, output sha1 {run['digest']}: "
+                + ("**identical**" if run["identical"] else "**different**")
+            )
+    return "\n".join(lines)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -685,6 +722,7 @@ def main(argv=None) -> int:
     y.add_argument("--skip-builds", action="store_true", help="only make the dumps")
     y.add_argument("--kill-pages", type=int, default=0, help="kill tests on the dump of this many pages")
     y.add_argument("--kill-blocks-per-unit", type=int, default=5)
+    y.add_argument("--report", action="store_true", help="print the tables of the results so far")
     m = sub.add_parser("merge", help="client CPU per redirect merged from per-unit files into the type index")
     m.add_argument("--redirects", type=int, default=2_000_000)
     m.add_argument("--units", type=int, default=100)

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The paper's experiments on a CPU (issue 13), as one resumable script: every step skips what
+# already exists, pretraining resumes from its checkpoint, the grids skip runs with a result.
+# Each figure in docs/results/ names the step that produced it.
+#
+#   bash scripts/paper_experiments.sh                 # every step, in order
+#   bash scripts/paper_experiments.sh grid-crossner   # one step (its inputs must exist)
+#
+# Steps: encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4
+#        grid-labelsets
+# Environment: NERBERT_WORK (default work/paper, git-ignored), NERBERT_SHARED (default
+# ../shared/data), PRETRAIN_EPOCHS (default 4: passes over the pretraining corpus, one dev
+# evaluation and one checkpoint per pass), NICE (default 15).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${NERBERT_WORK:-work/paper}
+S=${NERBERT_SHARED:-../shared/data}
+OWL=$S/dbpedia/dbpedia_2016-10.owl
+TYPES=$S/dbpedia/instance-types-sample.nt.bz2
+EPOCHS=${PRETRAIN_EPOCHS:-4}
+BATCH=32
+DOMAINS="politics science music literature ai"
+export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+run() { echo "+ $*" >&2; nice -n "${NICE:-15}" "$@"; }
+count() { python - "$1" <<'PY'
+import glob, sys
+from spacy.tokens import DocBin
+print(sum(len(DocBin().from_disk(f)) for f in sorted(glob.glob(sys.argv[1] + "/*.spacy"))))
+PY
+}
+
+step_encoder() { [ -d "$W/minilm" ] || run python -m nerbert_spacy model encoder minilm "$W/minilm"; }
+
+step_corpus() {
+  [ -f "$W/wiki315/stats.json" ] || run python -m nerbert_spacy corpus build "$S"/wikipedia/*.bz2 \
+    --ontology "$OWL" --types "$TYPES" --output "$W/wiki315" --labels 315 --seed 0 --workers 1 --quiet
+  [ -f "$W/wiki315/balance.json" ] || run python -m nerbert_spacy corpus balance "$W/wiki315" --alpha 0.7 --seed 0
+}
+
+step_relabel() {
+  for L in 212 4; do
+    [ -f "$W/wiki$L/relabel.json" ] || run python -m nerbert_spacy labels relabel "$W/wiki315" --to "$L" \
+      --ontology "$OWL" --output "$W/wiki$L"
+  done
+}
+
+# EPOCHS passes of BATCH sentences per update over wiki$1/train, one dev evaluation and one
+# checkpoint per pass; an interrupted run resumes from the checkpoint with the steps left.
+pretrain() {
+  local L=$1 out="$W/pretrain$1" ck="$W/checkpoint$1"
+  [ -f "$out/.complete" ] && return 0
+  local n per total done left every
+  n=$(count "$W/wiki$L/train")
+  per=$(( (n + BATCH - 1) / BATCH )); total=$(( EPOCHS * per )); done=0
+  if [ -f "$ck/nerbert_checkpoint.json" ]; then
+    done=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$ck/nerbert_checkpoint.json")
+  fi
+  left=$(( total - done ))
+  if [ "$left" -gt 0 ]; then
+    every=$(( left < per ? left : per ))
+    echo "pretrain $L: $n sentences, $EPOCHS epochs x $per updates of $BATCH; $done done, $left left" >&2
+    run python -m spacy train configs/pretrain.cfg --output "$out" \
+      --paths.train "$W/wiki$L/train" --paths.dev "$W/wiki$L/dev" --paths.encoder "$W/minilm" \
+      --paths.checkpoint "$ck" --training.before_update.every "$per" \
+      --training.max_steps "$left" --training.eval_frequency "$every" \
+      --training.batcher.size "$BATCH" --training.accumulate_gradient 1 --system.seed 0
+  fi
+  touch "$out/.complete"
+}
+step_pretrain315() { pretrain 315; }
+step_pretrain212() { pretrain 212; }
+step_pretrain4() { pretrain 4; }
+
+step_convert() {
+  for d in $DOMAINS; do
+    [ -f "$W/data/$d/meta.json" ] || run python -m nerbert_spacy data convert "crossner-$d" "$S/crossner/$d" \
+      --output "$W/data/$d"
+  done
+}
+
+step_maps() {
+  for d in $DOMAINS; do
+    [ -f "$W/mappings/$d.json" ] || run python -m nerbert_spacy labels map --from-data "$W/data/$d/train.spacy" \
+      --pretrained "$W/pretrain315/model-best" --ontology "$OWL" --overrides "crossner-$d" --lenient \
+      --output "$W/mappings/$d.json"
+  done
+}
+
+step_grid-crossner() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-converged.yml; }
+step_grid-labelsets() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-labelsets.yml; }
+
+ALL="encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4 grid-labelsets"
+for step in ${@:-$ALL}; do
+  echo "=== $step ($(date -u +%FT%TZ), load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  "step_$step"
+done

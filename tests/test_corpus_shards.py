@@ -71,3 +71,24 @@ def test_entity_label_lists_from_arrays():
     raw = DocBin(store_user_data=True).from_bytes(doc_bin_of(docs).to_bytes())
     assert entity_label_lists(raw) == [entity_labels(doc) for doc in docs]
     assert entity_label_lists(raw)[0] == ["writer", "city"]
+
+
+def test_doc_bin_written_piece_by_piece_has_the_to_bytes_bytes(tmp_path):
+    import io
+
+    from nerbert_spacy.corpus.shards import write_doc_bin_file
+
+    docs = corpus_docs() * 300  # a few zlib blocks
+    for store_user_data in (True, False):
+        doc_bin = DocBin(store_user_data=store_user_data)
+        for doc in docs:
+            add_doc(doc_bin, doc)
+        for bins in (doc_bin, DocBin(store_user_data=store_user_data)):  # full and empty
+            f = io.BytesIO()
+            write_doc_bin_file(bins, f)
+            assert f.getvalue() == bins.to_bytes()
+    raw = DocBin(store_user_data=True).from_bytes(doc_bin_of(docs).to_bytes())
+    selected = select_docs(raw, range(0, len(docs), 3))
+    f = io.BytesIO()
+    write_doc_bin_file(selected, f)
+    assert f.getvalue() == selected.to_bytes()

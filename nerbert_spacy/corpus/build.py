@@ -50,7 +50,7 @@ from .annotate import (
 )
 from .filtering import FILTER_RULES, FilterConfig, FilterPlan, filter_label_lists, make_filter_plan
 from .process import OutputLock, die_with_parent
-from .shards import add_doc, entity_label_lists, select_docs
+from .shards import add_doc, entity_label_lists, select_docs, write_doc_bin_file
 
 PathLike = Union[str, Path]
 ProgressFn = Callable[[str, int, int], None]
@@ -242,10 +242,12 @@ def load_docs(path: PathLike) -> Iterator[Doc]:
 
 
 def write_doc_bin(path: PathLike, doc_bin: DocBin) -> int:
-    """Write a DocBin to a shard atomically. RETURNS (int): number of docs."""
+    """Write a DocBin to a shard atomically (the bytes of ``DocBin.to_disk``, without its
+    peak memory: :func:`~nerbert_spacy.corpus.shards.write_doc_bin_file`). RETURNS (int): number of docs."""
     fast_msgpack()
     with atomic_path(path) as tmp:
-        doc_bin.to_disk(tmp)
+        with open(tmp, "wb") as f:
+            write_doc_bin_file(doc_bin, f)
     return len(doc_bin)
 
 

@@ -21,14 +21,15 @@ Everything writes the ``DocBin`` format of the installed spaCy through its own
 """
 
 import struct
-from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
+import zlib
+from typing import Any, BinaryIO, Dict, Iterable, List, Sequence, Set, Tuple
 
 import numpy
 import srsly
 from spacy.attrs import ENT_ID, ENT_IOB, ENT_KB_ID, ENT_TYPE, IDS, LEMMA, SENT_START
 from spacy.tokens import Doc, DocBin
 
-__all__ = ["add_doc", "add_row", "doc_bin_of", "entity_label_lists", "select_docs", "STRING_ATTRS"]
+__all__ = ["add_doc", "add_row", "doc_bin_of", "entity_label_lists", "select_docs", "write_doc_bin_file", "STRING_ATTRS"]
 
 #: DocBin columns whose values are string hashes (``DocBin.add`` stores their strings).
 STRING_ATTRS = ("ORTH", "NORM", "LEMMA", "TAG", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID", "MORPH")
@@ -232,6 +233,55 @@ def select_docs(doc_bin: DocBin, indices: Iterable[int]) -> DocBin:
     if 0 in keys:
         out.strings.add("")
     return out
+
+
+def _bin_header(n: int) -> bytes:
+    """The msgpack header of a ``bin`` value of ``n`` bytes (``use_bin_type=True``)."""
+    if n < 1 << 8:
+        return b"\xc4" + n.to_bytes(1, "big")
+    if n < 1 << 16:
+        return b"\xc5" + n.to_bytes(2, "big")
+    return b"\xc6" + n.to_bytes(4, "big")
+
+
+def write_doc_bin_file(doc_bin: DocBin, file: BinaryIO) -> None:
+    """Write ``doc_bin.to_bytes()`` to an open file without holding it in memory.
+
+    ``DocBin.to_bytes`` stacks every token array, copies the stack into bytes, packs the whole
+    message, then compresses it: about four times the size of the rows at once, which made the
+    peak memory of a worker. Here the message is packed piece by piece (a msgpack map is its
+    header followed by its keys and values) and every row's bytes go straight into a zlib
+    stream, which compresses a byte sequence the same way however it is cut (no flush until
+    the end). The file gets the same bytes (tested against ``DocBin.to_bytes``).
+
+    doc_bin (DocBin): Rows of uint64 token arrays (as ``Doc.to_array`` and ``from_bytes`` give).
+    file (BinaryIO): Opened for writing in binary mode.
+    """
+    if any(t.dtype != numpy.uint64 or len(t.shape) != 2 for t in doc_bin.tokens):
+        file.write(doc_bin.to_bytes())
+        return
+    z = zlib.compressobj()
+    write = file.write
+
+    def feed(data: bytes) -> None:
+        out = z.compress(data)
+        if out:
+            write(out)
+
+    def stream(name: str, arrays: Sequence[numpy.ndarray]) -> None:
+        feed(_pack(name) + _bin_header(sum(a.nbytes for a in arrays)))
+        for array in arrays:
+            feed(array.tobytes("C"))
+
+    fields = 10 if doc_bin.store_user_data else 9
+    feed(bytes([0x80 | fields]) + _pack("version") + _pack(doc_bin.version) + _pack("attrs") + _pack(doc_bin.attrs))
+    stream("tokens", doc_bin.tokens)
+    stream("spaces", [numpy.asarray(s, dtype=bool) for s in doc_bin.spaces])
+    lengths = numpy.asarray([len(t) for t in doc_bin.tokens], dtype="int32")
+    feed(_pack("lengths") + _pack(lengths.tobytes("C")) + _pack("strings") + _pack(sorted(doc_bin.strings)))
+    for name in ("cats", "flags", "span_groups") + (("user_data",) if doc_bin.store_user_data else ()):
+        feed(_pack(name) + _pack(getattr(doc_bin, name)))
+    write(z.flush())
 
 
 def doc_bin_of(docs: Sequence[Doc], store_user_data: bool = True) -> DocBin:

@@ -20,6 +20,7 @@ dropped: it is counted in :class:`AnnotateStats` (``unaligned``); with
 counted in ``expanded`` too.
 """
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -327,11 +328,14 @@ class _Tokens:
         if self.paragraph is None:
             span = self.doc.char_span(start, end, alignment_mode=mode)
             return (span.start, span.end) if span is not None and len(span) else None
-        i = self.paragraph.token_at_start.get(start + self.offset)
-        j = self.paragraph.token_at_end.get(end + self.offset)
-        if i is None or j is None or not self.first <= i <= j < self.stop:
+        paragraph, first, stop = self.paragraph, self.first, self.stop
+        start += self.offset
+        end += self.offset
+        i = bisect_left(paragraph.starts, start, first, stop)  # the token starting at ``start``
+        j = bisect_left(paragraph.ends, end, first, stop)  # the token ending at ``end``
+        if i == stop or j == stop or paragraph.starts[i] != start or paragraph.ends[j] != end or i > j:
             return None
-        return i - self.first, j + 1 - self.first
+        return i - first, j + 1 - first
 
     def sentence_doc(self) -> Doc:
         if self.paragraph is None:
@@ -394,12 +398,9 @@ class _Paragraph:
         self.starts: List[int] = self._array[:, 0].tolist()
         self.lengths: List[int] = self._array[:, 1].tolist()
         self.spaces: List[bool] = self._array[:, 3].astype(bool).tolist()
-        self.token_at_start = {s: i for i, s in enumerate(self.starts)}
-        self.token_at_end = {s + n: i for i, (s, n) in enumerate(zip(self.starts, self.lengths))}
+        self.ends: List[int] = [s + n for s, n in zip(self.starts, self.lengths)]
 
     def _range(self, start: int, end: int) -> Optional[Tuple[int, int]]:
-        from bisect import bisect_left
-
         text = self.text
         if (start > 0 and text[start - 1] != " ") or (end < len(text) and text[end] != " "):
             return None

@@ -37,8 +37,13 @@ _SPAN = struct.Struct(">QQQllll")  # id, kb_id, label, start, end, start_char, e
 
 
 def _string_columns(doc_bin: DocBin) -> List[int]:
-    wanted = {IDS[name] for name in STRING_ATTRS}
-    return [i for i, attr in enumerate(doc_bin.attrs) if attr in wanted]
+    """The DocBin's string-valued columns (remembered on the DocBin)."""
+    columns = doc_bin.__dict__.get("_string_columns")
+    if columns is None or doc_bin.__dict__.get("_string_columns_of") != doc_bin.attrs:
+        wanted = {IDS[name] for name in STRING_ATTRS}
+        columns = [i for i, attr in enumerate(doc_bin.attrs) if attr in wanted]
+        doc_bin.__dict__.update(_string_columns=columns, _string_columns_of=list(doc_bin.attrs))
+    return columns
 
 
 _PACKER: Any = None
@@ -94,7 +99,10 @@ def _add_strings(doc_bin: DocBin, strings: Any, array: Any, extra: Iterable[str]
         seen.add(get_string_id(text))
     if len(array):
         doc_bin.strings.add("")  # tag_, lemma_, dep_, morph of an unset attribute
-        keys = set(array[:, _string_columns(doc_bin)].ravel().tolist()) - seen
+        keys = set()
+        for column in _string_columns(doc_bin):
+            keys.update(array[:, column].tolist())
+        keys -= seen
         doc_bin.strings.update(strings[key] for key in keys)
         seen.update(keys)
 

@@ -24,7 +24,7 @@ SPLITTERS = ("spacy", "pysbd")
 _NLP = None
 _PYSBD = None
 _TOKENIZER = None
-_SENTENCIZER = None
+_FINAL_PUNCT = None
 
 
 def english_tokenizer() -> Callable[[str], Any]:
@@ -52,41 +52,42 @@ def _shared_tokenizer() -> Callable[[str], Any]:
     return _TOKENIZER
 
 
-def _punct_hashes():
-    """The string hashes of spaCy's ``Sentencizer.default_punct_chars`` (numpy uint64)."""
-    global _SENTENCIZER
-    if _SENTENCIZER is None:
-        import numpy
+def _punct_hashes() -> frozenset:
+    """The string hashes of spaCy's ``Sentencizer.default_punct_chars``."""
+    global _FINAL_PUNCT
+    if _FINAL_PUNCT is None:
         from spacy.pipeline import Sentencizer
         from spacy.strings import get_string_id
 
-        _SENTENCIZER = numpy.array(sorted(get_string_id(c) for c in Sentencizer.default_punct_chars), dtype="uint64")
-    return _SENTENCIZER
+        _FINAL_PUNCT = frozenset(get_string_id(c) for c in Sentencizer.default_punct_chars)
+    return _FINAL_PUNCT
 
 
 def sentence_starts(doc: Any) -> List[int]:
     """The tokens where spaCy's rule-based ``Sentencizer`` (default punctuation) starts a sentence.
 
     Same result as ``Sentencizer().predict([doc])``, computed on the token arrays instead of
-    token objects: a token starts a sentence when it is neither punctuation nor a sentence-final
-    character and such a character stands between it and the previous such token.
+    token objects: after a sentence-final character, the next token that is neither
+    punctuation nor such a character starts a sentence.
 
     doc (Doc): A tokenised text.
     RETURNS (List[int]): Token indices, ascending; ``[0, ...]`` unless the Doc is empty.
     """
-    import numpy
     from spacy.attrs import IS_PUNCT, ORTH
 
     if len(doc) == 0:
         return []
     array = doc.to_array([ORTH, IS_PUNCT])
-    punct = _punct_hashes()
-    final = punct[numpy.minimum(numpy.searchsorted(punct, array[:, 0]), len(punct) - 1)] == array[:, 0]
-    words = numpy.flatnonzero(~(array[:, 1].astype(bool) | final))
-    counts = numpy.concatenate(([0], numpy.cumsum(final)))  # counts[j]: final chars before token j
-    previous = numpy.concatenate(([-1], words[:-1]))
-    starts = words[counts[words] - counts[previous + 1] > 0]
-    return [0] + [int(i) for i in starts if i]
+    final = _punct_hashes()
+    starts = [0]
+    seen = False
+    for i, (orth, punct) in enumerate(zip(array[:, 0].tolist(), array[:, 1].tolist())):
+        if orth in final:
+            seen = True
+        elif seen and not punct:
+            starts.append(i)
+            seen = False
+    return starts
 
 
 def get_sentencizer_nlp():

@@ -276,6 +276,25 @@ def _digest(data: Any) -> str:
 _CONTEXT: Dict[Tuple, Any] = {}
 
 
+#: Lexeme attributes the build uses: NORM is stored in the shards, IS_PUNCT drives the sentencizer.
+BUILD_LEXEME_ATTRS = ("NORM", "IS_PUNCT")
+
+
+def _lean_tokenizer() -> Callable[[str], Doc]:
+    """The English tokenizer, computing for each new word only the lexeme attributes the build
+    uses (:data:`BUILD_LEXEME_ATTRS`); spaCy computes about twenty (shape, like_num, is_stop, ...)
+    in Python for every word it has not seen. The shards are the same: they store the tokens'
+    text and norms, and a reader's vocab computes the other attributes itself."""
+    from spacy.attrs import IDS
+
+    tokenizer = english_tokenizer()
+    keep = {IDS[name] for name in BUILD_LEXEME_ATTRS}
+    getters = tokenizer.vocab.lex_attr_getters
+    for attr in [a for a in getters if a not in keep]:
+        del getters[attr]
+    return tokenizer
+
+
 def _annotator(task: Mapping[str, Any]) -> Annotator:
     """One Annotator per process (ontology, label set and type index loaded once); reloaded
     when a file changed. Forked workers inherit the parent's (see ``build_corpus``)."""
@@ -298,7 +317,7 @@ def _annotator(task: Mapping[str, Any]) -> Annotator:
         label_set = get_label_set(task["label_set"], ontology)
         index = TypeIndex.open(task["index_path"])
         _CONTEXT[key] = Annotator(
-            english_tokenizer(),
+            _lean_tokenizer(),
             AnchorTyper(index, label_set),
             default_splitter(task["splitter"]),
             expand_unaligned=task["expand_unaligned"],

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -776,13 +776,6 @@ def write_grid_report(spec: GridSpec) -> Tuple[str, Optional[str]]:
     md_path = docs / f"{spec.name}.md"
     write_text_atomic(md_path, md)
     return str(md_path), str(plot) if plot else None
-
-
-def spec_to_dict(spec: GridSpec) -> Dict[str, Any]:
-    """A GridSpec as plain data (for YAML/JSON)."""
-    d = asdict(spec)
-    d["arms"] = {a["name"]: {k: v for k, v in a.items() if k != "name" and v} or None for a in d["arms"]}
-    return d
 
 
 def _main(argv: Sequence[str]) -> int:

@@ -136,21 +136,6 @@ def test_zeroshot(cli_runner, tmp_path):
     assert spacy.load(tmp_path / "zs").pipe_names[-1] == "label_mapper"
 
 
-def test_infobox_types_cli(cli_runner, tmp_path):
-    pytest.importorskip("nerbert_spacy.wikipedia.dump")
-    from test_infobox import MAPPING_XML, _write_dump
-
-    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
-    dump = _write_dump(tmp_path / "dump.xml")
-    out = tmp_path / "types.nt"
-    r = cli_runner.invoke(
-        app, ["labels", "infobox-types", str(dump), "--mappings", str(tmp_path / "Mapping_en.xml"), "-o", str(out)]
-    )
-    assert r.exit_code == 0, r.output
-    assert "2 typed by infobox" in r.output
-    assert "<http://dbpedia.org/ontology/City>" in out.read_text()
-
-
 @pytest.mark.slow
 def test_end_to_end_zero_shot_with_a_real_bio_tagger(cli_runner, tiny_bert, tmp_path):
     """A tiny transformer + bio_tagger trained on 315-style types ('president', 'city'),
@@ -197,28 +182,6 @@ def test_end_to_end_zero_shot_with_a_real_bio_tagger(cli_runner, tiny_bert, tmp_
     res = json.loads((tmp_path / "r.json").read_text())
     assert set(res["per_type"]) <= {"politician", "location"}
     assert res["f1"] > 0.5, res
-
-
-def test_infobox_types_cli_fills_gaps_of_instance_types(cli_runner, tmp_path):
-    pytest.importorskip("nerbert_spacy.dbpedia.types")
-    from test_infobox import MAPPING_XML, _write_dump
-
-    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
-    dump = _write_dump(tmp_path / "dump.xml")
-    it = tmp_path / "instance-types.nt"
-    it.write_text(
-        "<http://dbpedia.org/resource/Paris> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
-        "<http://dbpedia.org/ontology/Settlement> .\n"
-    )
-    out = tmp_path / "gaps.nt"
-    r = cli_runner.invoke(
-        app, ["labels", "infobox-types", str(dump), "--mappings", str(tmp_path / "Mapping_en.xml"),
-              "--instance-types", str(it), "-o", str(out)]
-    )  # fmt: skip
-    assert r.exit_code == 0, r.output
-    assert "1 left to the instance types" in r.output
-    text = out.read_text()
-    assert "Barack_Obama" in text and "Paris" not in text
 
 
 def test_map_drops_entity_by_default_and_says_so(cli_runner, files):

@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 
+from nerbert_spacy.cli import app
 from nerbert_spacy.dbpedia.infobox import (
     InfoboxTypeSource,
     compare_types,
@@ -267,7 +268,6 @@ class _Typed:
 
 
 def test_type_source_writes_n_triples(mappings, tmp_path):
-    pytest.importorskip("nerbert_spacy.wikipedia.dump")
     dump = _write_dump(tmp_path / "dump.xml")
     source = InfoboxTypeSource(mappings, MiniOntology())
     out = tmp_path / "types.nt"
@@ -286,8 +286,7 @@ def test_type_source_writes_n_triples(mappings, tmp_path):
 
 
 def test_type_source_plugs_into_type_index(mappings, tmp_path):
-    types_mod = pytest.importorskip("nerbert_spacy.dbpedia.types")
-    pytest.importorskip("nerbert_spacy.wikipedia.dump")
+    import nerbert_spacy.dbpedia.types as types_mod
     dump = _write_dump(tmp_path / "dump.xml")
     out = tmp_path / "types.nt.bz2"
     InfoboxTypeSource(mappings, MiniOntology()).write([dump], out)
@@ -346,7 +345,6 @@ def test_fast_scan_equals_full_parse_on_real_dumps(shared_data):
 
 
 def test_template_redirects_from_dump(mappings, tmp_path):
-    pytest.importorskip("nerbert_spacy.wikipedia.dump")
     from nerbert_spacy.dbpedia.infobox import template_redirects_from_dump
 
     d = tmp_path / "d.xml"
@@ -383,3 +381,34 @@ def test_agreement_with_the_instance_types_sample(shared_data, tmp_path):
     assert total["articles"] >= 20 and total["infobox_typed"] >= 18
     assert total["both"] >= 8 and total["exact"] == total["both"]
     assert total["exact_rate"] == 1.0
+
+
+def test_infobox_types_cli(cli_runner, tmp_path):
+    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
+    dump = _write_dump(tmp_path / "dump.xml")
+    out = tmp_path / "types.nt"
+    r = cli_runner.invoke(
+        app, ["labels", "infobox-types", str(dump), "--mappings", str(tmp_path / "Mapping_en.xml"), "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "2 typed by infobox" in r.output
+    assert "<http://dbpedia.org/ontology/City>" in out.read_text()
+
+
+def test_infobox_types_cli_fills_gaps_of_instance_types(cli_runner, tmp_path):
+    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
+    dump = _write_dump(tmp_path / "dump.xml")
+    it = tmp_path / "instance-types.nt"
+    it.write_text(
+        "<http://dbpedia.org/resource/Paris> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<http://dbpedia.org/ontology/Settlement> .\n"
+    )
+    out = tmp_path / "gaps.nt"
+    r = cli_runner.invoke(
+        app, ["labels", "infobox-types", str(dump), "--mappings", str(tmp_path / "Mapping_en.xml"),
+              "--instance-types", str(it), "-o", str(out)]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "1 left to the instance types" in r.output
+    text = out.read_text()
+    assert "Barack_Obama" in text and "Paris" not in text

@@ -32,5 +32,4 @@ def build_bio_tagger(
     model: Model[List[Doc], List[Floats2d]] = chain(tok2vec, with_array(output_layer))
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
-    model.attrs["nerbert_arch"] = "nerbert.BioTagger.v1"
     return model

@@ -295,28 +295,7 @@ def evaluate_zero_shot(
                 raise NerbertError(f"is not a readable spaCy DocBin ({type(err).__name__}: {err})", p) from None
             p = Path(tmp) / "test.spacy"
             DocBin(docs=docs).to_disk(p)
-        try:
-            from ..evaluation import evaluate_pipeline
-        except ImportError:  # pragma: no cover - evaluation ships with the package
-            return _evaluate_fallback(nlp, p, batch_size)
+        from ..evaluation import evaluate_pipeline
+
         return evaluate_pipeline(nlp, p, batch_size=batch_size)
 
-
-def _evaluate_fallback(nlp: Language, path: Path, batch_size: int) -> Dict[str, Any]:
-    from spacy.scorer import Scorer
-    from spacy.tokens import DocBin
-
-    gold = list(DocBin().from_disk(path).get_docs(nlp.vocab))
-    if not gold:
-        raise NerbertError("test DocBin holds no documents", path)
-    blank = [Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in gold]
-    examples = [Example(pred, ref) for pred, ref in zip(nlp.pipe(blank, batch_size=batch_size), gold)]
-    s = Scorer.score_spans(examples, "ents")
-    return {
-        "precision": s["ents_p"] or 0.0,
-        "recall": s["ents_r"] or 0.0,
-        "f1": s["ents_f"] or 0.0,
-        "per_type": {k: {"precision": v["p"], "recall": v["r"], "f1": v["f"]} for k, v in (s["ents_per_type"] or {}).items()},
-        "n_sentences": len(gold),
-        "metric": "spaCy exact-span entity P/R/F",
-    }

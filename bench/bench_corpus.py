@@ -237,8 +237,9 @@ def row_annotate(dump: Path, out: Path) -> dict:
     from nerbert_spacy.corpus import build as B
 
     out.mkdir(parents=True, exist_ok=True)
-    _, meta = B._type_index([dump], [TYPES], None, out, None)
-    task = B.annotate_tasks(B.plan_units([dump]), out, OWL, meta["signature"])[0]
+    units = B.plan_units([dump])
+    _, meta = B._type_index(units, [TYPES], None, out, None)
+    task = B.annotate_tasks(units, out, OWL, meta["signature"])[0]
     B._annotator(task)  # ontology, label set, tokenizer loaded: not counted either
     t0 = time.process_time()
     counts = B.annotate_unit(task)

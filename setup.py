@@ -70,6 +70,7 @@ setup(
         "spacy_callbacks": [
             "nerbert.init_from_pretrained.v1 = nerbert_spacy.pipeline.callbacks:create_init_from_pretrained",
             "nerbert.checkpoint_resume.v1 = nerbert_spacy.pipeline.checkpoint:create_checkpoint_resume",
+            "nerbert.checkpoint_resume.v2 = nerbert_spacy.pipeline.checkpoint:create_checkpoint_resume_v2",
             "nerbert.check_training_budget.v1 = nerbert_spacy.pipeline.logger:create_check_training_budget",
         ],
         "spacy_loggers": [

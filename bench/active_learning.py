@@ -21,7 +21,9 @@ sentences; ``model-best`` is scored. A run with the same seed and labelled set i
 once (round 0 is shared by both strategies).
 
 Resumable: every (strategy, seed, round) writes ``WORK/results/<strategy>-s<seed>-r<round>.json``
-(atomically) and a rerun skips the ones that exist. ``report`` prints the F1 table per round
+(atomically) and a rerun skips the ones that exist. Several processes may share a work folder
+(e.g. one per seed): a step being run holds ``<name>.lock`` (with its pid; a lock whose process
+is gone is taken over), and a process skips locked steps and the rounds that wait for them. ``report`` prints the F1 table per round
 (mean ± std over seeds) and draws the curves.
 """
 import argparse
@@ -79,11 +81,22 @@ def train_folder(args, seed: int, labelled: Sequence[int]) -> Path:
 
 def train(args, seed: int, labelled: Sequence[int], train_docs: list) -> Dict[str, Any]:
     """Fine-tune on ``labelled`` (cached by seed + labelled set) and score model-best on test."""
+    folder = train_folder(args, seed, labelled)
+    lock = folder.parent / (folder.name + ".lock")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    while not _lock(lock):  # another process trains the same run (round 0 of the other strategy)
+        time.sleep(20)
+    try:
+        return _train_locked(args, seed, labelled, train_docs, folder)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _train_locked(args, seed: int, labelled: Sequence[int], train_docs: list, folder: Path) -> Dict[str, Any]:
     import spacy
     from spacy.tokens import DocBin
     from spacy.training import Example
 
-    folder = train_folder(args, seed, labelled)
     scores_path = folder / "scores.json"
     if scores_path.is_file() and (folder / "model-best").is_dir():
         return json.loads(scores_path.read_text())
@@ -153,6 +166,27 @@ def select(args, strategy: str, seed: int, rnd: int, folder: Path, pool: List[in
     return {"selected": [i for _, i in chosen], "selected_scores": [s for s, _ in chosen]}
 
 
+def _lock(path: Path) -> bool:
+    """Take the lock file ``path`` (created with our pid); False if a live process holds it."""
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or 0)
+                os.kill(pid, 0)
+                return False
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            except PermissionError:
+                return False
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
 def run(args) -> None:
     import spacy
 
@@ -167,37 +201,51 @@ def run(args) -> None:
         for rnd in range(args.rounds + 1):
             for strategy in args.strategies:
                 path = results / f"{strategy}-s{seed}-r{rnd}.json"
-                if path.is_file():
+                prev_path = results / f"{strategy}-s{seed}-r{rnd - 1}.json"
+                if path.is_file() or (rnd > 0 and not prev_path.is_file()):
+                    continue  # done, or waiting for a round another process is running
+                lock = path.with_suffix(".lock")
+                if not _lock(lock):
                     continue
-                if rnd == 0:
-                    labelled = initial
-                else:
-                    prev = json.loads((results / f"{strategy}-s{seed}-r{rnd - 1}.json").read_text())
-                    labelled = sorted(prev["labelled"] + prev["selected"])
-                wall0, cpu0, cpu_c0 = time.time(), _cpu_self(), _cpu_children()
-                scores = train(args, seed, labelled, train_docs)
-                folder = train_folder(args, seed, labelled)
-                pool = [i for i in range(len(train_docs)) if i not in set(labelled)]
-                chosen = select(args, strategy, seed, rnd, folder, pool, train_docs) if rnd < args.rounds else {"selected": []}
-                record = {
-                    "strategy": strategy,
-                    "seed": seed,
-                    "round": rnd,
-                    "labelled": labelled,
-                    **chosen,
-                    **scores,
-                    "step_cpu_s": round(_cpu_self() - cpu0 + _cpu_children() - cpu_c0, 1),
-                    "step_wall_s": round(time.time() - wall0, 1),
-                    "encoder": str(args.encoder),
-                    "pretrained": str(args.pretrained) if args.pretrained else None,
-                }
-                _write_json(path, record)
-                print(
-                    f"{strategy:11s} seed {seed} round {rnd}: {len(labelled):3d} labelled, test F1 "
-                    f"{scores['test']['ents_f'] * 100:.2f} (step {record['step_wall_s']:.0f} s wall, "
-                    f"{record['step_cpu_s']:.0f} CPU s, load {scores['load_avg_1min']})",
-                    flush=True,
-                )
+                try:
+                    _step(args, strategy, seed, rnd, initial, prev_path, path, train_docs)
+                finally:
+                    lock.unlink(missing_ok=True)
+
+
+def _step(
+    args, strategy: str, seed: int, rnd: int, initial: List[int], prev_path: Path, path: Path, train_docs: list
+) -> None:
+    """One (strategy, seed, round): train (or reuse), score, select, write the result JSON."""
+    if rnd == 0:
+        labelled = initial
+    else:
+        prev = json.loads(prev_path.read_text())
+        labelled = sorted(prev["labelled"] + prev["selected"])
+    wall0, cpu0, cpu_c0 = time.time(), _cpu_self(), _cpu_children()
+    scores = train(args, seed, labelled, train_docs)
+    folder = train_folder(args, seed, labelled)
+    pool = [i for i in range(len(train_docs)) if i not in set(labelled)]
+    chosen = select(args, strategy, seed, rnd, folder, pool, train_docs) if rnd < args.rounds else {"selected": []}
+    record = {
+        "strategy": strategy,
+        "seed": seed,
+        "round": rnd,
+        "labelled": labelled,
+        **chosen,
+        **scores,
+        "step_cpu_s": round(_cpu_self() - cpu0 + _cpu_children() - cpu_c0, 1),
+        "step_wall_s": round(time.time() - wall0, 1),
+        "encoder": str(args.encoder),
+        "pretrained": str(args.pretrained) if args.pretrained else None,
+    }
+    _write_json(path, record)
+    print(
+        f"{strategy:11s} seed {seed} round {rnd}: {len(labelled):3d} labelled, test F1 "
+        f"{scores['test']['ents_f'] * 100:.2f} (step {record['step_wall_s']:.0f} s wall, "
+        f"{record['step_cpu_s']:.0f} CPU s, load {scores['load_avg_1min']})",
+        flush=True,
+    )
 
 
 def _mean_std(values: Sequence[float]) -> str:

@@ -158,3 +158,28 @@ def test_checkpoint_without_a_position_starts_the_epoch(tmp_path, nlp):
     assert ids_of(fresh(nlp)) == ids
     assert stream_for_checkpoint(nlp, tmp_path / "none") is fresh
     assert create_sharded_corpus(tmp_path / "c", checkpoint="null").checkpoint is None
+
+
+def test_shard_docs_and_examples_are_those_of_docbin(tmp_path, nlp):
+    """read_shard_docs = DocBin.get_docs (user data too, numpy values included); the predicted
+    doc of a gold_preproc example has the reference's words and spaces."""
+    import numpy
+
+    from nerbert_spacy.pipeline.readers import read_shard_docs
+
+    vocab = Vocab()
+    db = DocBin(store_user_data=True)
+    for i, words in enumerate([["Hello", "world", "!"], ["a"], [], ["New", "York", "is", "big"]]):
+        doc = Doc(vocab, words=words, spaces=[i % 2 == 0] * len(words))
+        doc.user_data.update({"title": f"t{i}", ("key", i): [1, 2], "vector": numpy.arange(i, dtype="f")})
+        db.add(doc)
+    db.add(Doc(vocab, words=["x"]))  # no user data
+    db.to_disk(tmp_path / "a.spacy")
+    ours = read_shard_docs(tmp_path / "a.spacy", nlp.vocab)
+    theirs = list(DocBin().from_disk(tmp_path / "a.spacy").get_docs(nlp.vocab))
+    assert [d.to_bytes() for d in ours] == [d.to_bytes() for d in theirs]
+    assert isinstance(ours[3].user_data["vector"], numpy.ndarray) and ours[3].user_data[("key", 3)] == (1, 2)
+    examples = list(ShardedCorpus(tmp_path / "a.spacy", gold_preproc=True)(nlp))
+    for eg in examples:
+        assert [t.text_with_ws for t in eg.predicted] == [t.text_with_ws for t in eg.reference]
+    assert len(examples) == 4  # the empty doc is skipped

@@ -26,6 +26,7 @@ Usage (from the project root):
     python bench/bench_corpus.py                 # workers 1 and 2, writes docs/benchmarks.md
     python bench/bench_corpus.py --workers 1 2 4 --no-write
     python bench/bench_corpus.py --compare       # the four-row comparison (+ annotate alone)
+    python bench/bench_corpus.py --compare --repeat 3   # three rounds, medians
     python bench/bench_corpus.py --diff A B      # two build directories compared by content
 """
 
@@ -267,8 +268,19 @@ def _child_cpu(cmd: list, cwd: Path = ROOT) -> dict:
     }
 
 
-def run_compare(dump: Path) -> dict:
-    """The rows of issue 11's table on ``dump``, side by side in this process tree."""
+def run_compare(dump: Path, repeat: int = 1) -> dict:
+    """The rows of issue 11's table on ``dump``, side by side in this process tree; with
+    ``repeat`` > 1 the rows run that many rounds (each round all rows in turn) and each row
+    reports its median round (CPU s), with every round's CPU s in ``rounds``."""
+    results = [_compare_round(dump) for _ in range(repeat)]
+    rows = {}
+    for key in results[0]["rows"]:
+        ordered = sorted((r["rows"][key] for r in results), key=lambda row: row["cpu_s"])
+        rows[key] = dict(ordered[len(ordered) // 2], rounds=[r["rows"][key]["cpu_s"] for r in results])
+    return {"dump": dump.name, "mb": results[0]["mb"], "repeat": repeat, "rows": rows}
+
+
+def _compare_round(dump: Path) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     me = [sys.executable, __file__]
     nerbert = [sys.executable, "-m", "nerbert_spacy"]
@@ -319,16 +331,23 @@ def render_compare(result: dict, command: str) -> str:
         "| step over the same dump | CPU s | MB of wikitext per CPU s | ratio to WikiExtractor | wall s | load avg 1 min before / after |",
         "|---|---|---|---|---|---|",
     ]
+    repeat = result.get("repeat", 1)
+    if repeat > 1:
+        lines[-2] = lines[-2].replace("| ratio to WikiExtractor |", "| ratio to WikiExtractor | CPU s of each round |")
+        lines[-1] += "---|"
     for key, row in rows.items():
+        rounds = f" {' / '.join(f'{x:.2f}' for x in row['rounds'])} |" if repeat > 1 else ""
         lines.append(
             f"| {ROW_NAMES[key].format(version=we_version)} | {row['cpu_s']:.2f} | {mb / row['cpu_s']:.2f} | "
-            f"{row['cpu_s'] / we:.2f} | {row['wall_s']:.2f} | {row['load_1m'][0]} / {row['load_1m'][1]} |"
+            f"{row['cpu_s'] / we:.2f} |{rounds} {row['wall_s']:.2f} | {row['load_1m'][0]} / {row['load_1m'][1]} |"
         )
     lines += [
         "",
         "Each row is a child process of the benchmark, run one after the other; CPU s = user + system time of "
         "that child and of every process it waited for (getrusage RUSAGE_CHILDREN), so interpreter start-up and "
-        "imports are included, except in the last row, which times only the annotate pass inside its process.",
+        "imports are included, except in the last row, which times only the annotate pass inside its process."
+        + (f" {repeat} rounds (all rows in turn, then again); each row shows its median round, whose wall time and "
+        "load average are the ones shown, and the ratios use the medians." if repeat > 1 else ""),
         "",
     ]
     return "\n".join(lines)
@@ -393,6 +412,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--layout", help=argparse.SUPPRESS)
     parser.add_argument("--compare", action="store_true", help="issue 11's comparison with WikiExtractor")
+    parser.add_argument("--repeat", type=int, default=1, help="--compare: rounds (each row's median is shown)")
     parser.add_argument("--dump", type=Path, default=SHARED / "wikipedia" / GENSIM_DUMP, help="dump for --compare")
     parser.add_argument("--row", choices=["floor", "mwparser", "annotate"], help=argparse.SUPPRESS)
     parser.add_argument("--diff", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"), help="compare two builds' shards by content")
@@ -413,7 +433,7 @@ def main(argv=None) -> int:
         a for a in [""] + list(argv or sys.argv[1:]) if a != "--no-write"
     )
     if args.compare:
-        result = run_compare(args.dump)
+        result = run_compare(args.dump, args.repeat)
         print(json.dumps(result), flush=True)
         text = render_compare(result, command)
         print(text)

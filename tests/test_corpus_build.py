@@ -362,7 +362,7 @@ def test_redirects_merged_from_parallel_units_equal_the_serial_pass(tmp_path):
     types.write_text(TYPES_NT)
     units = plan_units([dump, plain], blocks_per_unit=2)
     assert len(units) == 5
-    index, meta = _type_index(units, [types], None, tmp_path / "out", None, run=run_tasks, workers=2)
+    index, meta = _type_index(units, [types], None, tmp_path / "out", None, workers=2)
     serial = collect_redirects([dump, plain])
     merged = dict(index._db().execute("SELECT title, target FROM redirects").fetchall())
     assert merged == serial and meta["redirects_from_dumps"] == len(serial) == 6

@@ -30,7 +30,7 @@ import os
 import re
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -562,8 +562,9 @@ def _type_index(
     workers: int = 1,
     dump_redirects: bool = True,
 ) -> Tuple[Any, Dict[str, Any]]:
-    """Pass 1: the redirects of every unit (in parallel, one task per unit), merged in unit order
-    into the type index with the DBpedia types; reused when its inputs are unchanged."""
+    """Pass 1: the redirects of every unit (in parallel, one task per unit, while the DBpedia
+    types are indexed here), merged in unit order into the type index; reused when its inputs
+    are unchanged."""
     from ..dbpedia.types import TypeIndex
 
     index_path = output_dir / "type_index.sqlite"
@@ -585,18 +586,33 @@ def _type_index(
     ]
     if progress is not None:
         progress("redirects", 0, len(tasks))
-    on_done = (lambda d, n: progress("redirects", d, n)) if progress else None
-    results = (run or run_tasks)(redirect_unit, tasks, workers, on_done)
-    good = [r for r in results if not r.get("failed")]
-    _remove_stale(output_dir / "redirects", [r["unit"] for r in good], (".tsv", ".json"))
-    if progress is not None:
         progress("types", 0, 1)
-    index = TypeIndex.build(
-        type_files,
-        index_path,
-        redirects=iter_unit_redirects(output_dir, [r["unit"] for r in good]),
-        redirect_files=[redirects_file] if redirects_file else [],
-    )
+    on_done = (lambda d, n: progress("redirects", d, n)) if progress else None
+    results: List[Dict[str, Any]] = []
+
+    def unit_redirects() -> Iterator[Tuple[str, str]]:
+        """The units' redirects, once the redirect pass is over (the index reads them last)."""
+        results.extend(redirect_pass.result())
+        good = [r["unit"] for r in results if not r.get("failed")]
+        _remove_stale(output_dir / "redirects", good, (".tsv", ".json"))
+        yield from iter_unit_redirects(output_dir, good)
+
+    # With a runner of its own (Dask), the redirect pass runs on the workers while this thread
+    # streams the DBpedia types into the index: the types (constant work, minutes for the full
+    # DBpedia) leave the critical path. Local processes are forked, which a process should not
+    # do while another of its threads works, so there the two run one after the other.
+    with ThreadPoolExecutor(1, thread_name_prefix="nerbert-redirect-pass") as background:
+        if run is None:
+            redirect_pass: Any = Future()
+            redirect_pass.set_result(run_tasks(redirect_unit, tasks, workers, on_done))
+        else:
+            redirect_pass = background.submit(run, redirect_unit, tasks, workers, on_done)
+        index = TypeIndex.build(
+            type_files,
+            index_path,
+            redirects=unit_redirects(),
+            redirect_files=[redirects_file] if redirects_file else [],
+        )
     index_stats = dict(index.stats)
     meta = {
         "signature": signature,
@@ -729,7 +745,7 @@ def build_corpus(
 
         # pass 1: redirects of every unit (parallel) + type index
         _, index_meta = _type_index(
-            units, type_paths, redirects_path, out, progress, run=run, workers=workers, dump_redirects=dump_redirects
+            units, type_paths, redirects_path, out, progress, run=runner, workers=workers, dump_redirects=dump_redirects
         )
         t1 = time.perf_counter()
 

@@ -179,14 +179,10 @@ def predict_docs(nlp, gold_docs: Iterable, batch_size: int = 64) -> List:
 
 def load_test_docs(test_path: PathLike, vocab=None) -> List:
     """Read a DocBin of gold docs; NerbertError if missing, unreadable or empty."""
-    from spacy.tokens import DocBin
-    from spacy.vocab import Vocab
+    from .docio import read_docs
 
     path = require_file(test_path, "test DocBin")
-    try:
-        docs = list(DocBin().from_disk(path).get_docs(vocab if vocab is not None else Vocab()))
-    except Exception as err:  # spaCy raises several types for a corrupt file
-        raise NerbertError(f"is not a readable spaCy DocBin ({type(err).__name__}: {err})", path) from None
+    docs = read_docs(path, vocab, what="test DocBin")
     if not docs:
         raise NerbertError("contains no docs", path)
     return docs
@@ -261,13 +257,10 @@ def evaluate_pipeline(
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     if isinstance(model, (str, Path)):
+        from .docio import load_pipeline
+
         model_name = str(model)
-        if Path(model).exists() and not (Path(model) / "config.cfg").is_file():
-            raise NerbertError("is not a spaCy pipeline directory (no config.cfg)", model)
-        try:
-            nlp = spacy.load(model)
-        except OSError as err:
-            raise NerbertError(f"cannot be loaded as a spaCy pipeline ({err})", model) from None
+        nlp = load_pipeline(model)
     else:
         nlp = model
         model_name = str(getattr(nlp, "path", None) or nlp.meta.get("name", "pipeline"))

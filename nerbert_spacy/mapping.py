@@ -853,17 +853,11 @@ def target_labels_from_docbin(path: Union[str, Path], *, spans_key: Optional[str
     """
     from collections import Counter
 
-    import spacy
-    from spacy.tokens import DocBin
+    from .docio import iter_docs
 
     p = require_file(path, "DocBin")
-    try:
-        db = DocBin().from_disk(p)
-    except Exception as err:
-        raise NerbertError(f"cannot read DocBin: {err}".splitlines()[0], p)
-    nlp = spacy.blank("en")
     counts: Counter = Counter()
-    for doc in db.get_docs(nlp.vocab):
+    for doc in iter_docs(p):
         spans = doc.spans.get(spans_key, []) if spans_key else doc.ents
         counts.update(s.label_ for s in spans)
     if not counts:

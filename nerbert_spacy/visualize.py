@@ -201,8 +201,8 @@ def tsne_figure(
     import spacy
     from sklearn.manifold import TSNE
     from sklearn.metrics import silhouette_score
-    from spacy.tokens import DocBin
 
+    from .docio import load_pipeline, read_docs
     from .errors import require_file
 
     if not models:
@@ -211,7 +211,7 @@ def tsne_figure(
     names = list(names) if names else [Path(str(m)).name or str(m) for m in models]
     if len(names) != len(models):
         raise NerbertError(f"{len(names)} names for {len(models)} pipelines")
-    gold = list(DocBin().from_disk(test_path).get_docs(spacy.blank(lang).vocab))
+    gold = read_docs(test_path, spacy.blank(lang).vocab, what="test DocBin")
     ents = sample_entities(gold, max_entities, seed)
     if len(ents) < 5:
         raise NerbertError(f"only {len(ents)} gold entities; t-SNE needs at least 5", test_path)
@@ -226,10 +226,7 @@ def tsne_figure(
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models) + 2, 5), squeeze=False)
     perp = float(min(perplexity, max(2.0, (len(ents) - 1) / 3)))
     for ax, model, title in zip(axes[0], models, names):
-        try:
-            nlp = spacy.load(model)
-        except OSError as err:
-            raise NerbertError(f"cannot load pipeline: {err}", model) from None
+        nlp = load_pipeline(model)
         X = entity_representations(nlp, gold, [(d, t) for d, t, _ in ents])
         tsne = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed, learning_rate="auto")
         Y = tsne.fit_transform(X.astype("float64"))

@@ -165,7 +165,7 @@ def test_evaluate_errors(ruler_pipeline, tmp_path):
     with pytest.raises(NerbertError, match="not a readable spaCy DocBin"):
         evaluate_pipeline(ruler_pipeline / "model", tmp_path / "junk.spacy")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(NerbertError, match="not a spaCy pipeline"):
+    with pytest.raises(NerbertError, match="not a saved spaCy pipeline"):
         evaluate_pipeline(tmp_path / "empty", ruler_pipeline / "test.spacy")
 
 

@@ -132,3 +132,18 @@ def test_init_from_pretrained_says_what_it_loaded(tmp_path, tiny_train_overrides
     init_nlp(load_config(CONFIGS / "finetune.cfg", overrides=ov, interpolate=False))
     assert "baseline arm" in capsys.readouterr().out
     assert Path(pre / "config.cfg").is_file()
+
+
+def test_init_alone_is_not_refused_but_training_from_python_is(tmp_path, tiny_train_overrides):
+    """`init_nlp` without training (scripts, `spacy init labels`) is not checked; the
+    logger refuses when spaCy's training loop starts."""
+    ov = dict(tiny_train_overrides)
+    ov.update({"training.patience": 3, "training.eval_frequency": 20, "training.max_steps": 0})
+    nlp = init_nlp(load_config(CONFIGS / "finetune.cfg", overrides=ov, interpolate=False))
+    out = tmp_path / "out"
+    out.mkdir()
+    stdout = io.StringIO()
+    with pytest.raises(SystemExit) as info:
+        train(nlp, out, stdout=stdout, stderr=io.StringIO())
+    assert info.value.code == 1
+    assert "Training budget refused" in " ".join(stdout.getvalue().split())

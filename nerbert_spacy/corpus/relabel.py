@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Union
 
 from spacy.tokens import DocBin, Span
 
+from ..docio import read_docs
 from ..errors import NerbertError, require_dir
 from ..util import atomic_dir, write_json_atomic
 
@@ -32,12 +33,7 @@ def relabel_docbin(path: Path, mapping: Dict[str, str], counts: Counter) -> DocB
     counts (Counter): Updated with the target labels written.
     RETURNS (DocBin): The relabelled docs (user data kept).
     """
-    import spacy
-
-    try:
-        docs = list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
-    except Exception as err:  # noqa: BLE001 - any unreadable shard is one line
-        raise NerbertError(f"cannot read the DocBin ({type(err).__name__}: {err})", path) from None
+    docs = read_docs(path)
     out = DocBin(store_user_data=True)
     for doc in docs:
         ents = []

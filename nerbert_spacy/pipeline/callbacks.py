@@ -88,18 +88,9 @@ def load_pipeline(name: Union[str, Path]) -> Language:
     name (str | Path): Path or package name.
     RETURNS (Language): The pipeline.
     """
-    import spacy
+    from ..docio import load_pipeline as _load
 
-    path = Path(name)
-    if path.exists():
-        if not (path / "config.cfg").is_file():
-            raise NerbertError("not a saved spaCy pipeline (no config.cfg)", path)
-    elif not spacy.util.is_package(str(name)):
-        raise NerbertError("pretrained pipeline not found (neither a directory nor an installed package)", path)
-    try:
-        return spacy.load(name)
-    except (OSError, ValueError, KeyError) as err:
-        raise NerbertError(f"cannot load the pipeline ({err})", path) from None
+    return _load(name, what="pretrained pipeline")
 
 
 def find_transformer(nlp: Language, where: str = "pipeline"):

@@ -235,12 +235,9 @@ def zero_shot_pipeline(
     check_labels (bool): Fail if the mapping names no label the pipeline predicts.
     RETURNS (Language): The pipeline.
     """
-    import spacy
+    from ..docio import load_pipeline
 
-    try:
-        nlp = spacy.load(pretrained_path)
-    except OSError as err:
-        raise NerbertError(f"cannot load the pretrained pipeline: {err}".splitlines()[0], pretrained_path)
+    nlp = load_pipeline(pretrained_path, what="pretrained pipeline")
     lm = as_label_mapping(mapping)
     if check_labels:
         predicted = set()

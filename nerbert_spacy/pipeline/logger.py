@@ -9,15 +9,18 @@ silently ships the step-0 model as ``model-best``.
 - ``nerbert.check_training_budget.v1`` (``[initialize.before_init]`` of both
   configs) refuses such a budget with one clear message before anything is
   loaded or written, so an earlier ``model-best`` in the output folder survives.
-- ``nerbert.ConsoleLogger.v1`` is spaCy's ``ConsoleLogger.v3`` (progress bar on
-  a terminal) that, when the output is not a terminal (a log file, a grid
-  run), prints a progress line every ``heartbeat_s`` seconds, so a long CPU run
+- ``nerbert.ConsoleLogger.v1`` checks the same when training starts (for
+  training driven from Python rather than ``spacy train``) and is spaCy's
+  ``ConsoleLogger.v3`` (progress bar on a terminal) that, when the output is
+  not a terminal (a log file, a grid run), prints a progress line every
+  ``heartbeat_s`` seconds, so a long CPU run
   between two evaluations is never silent. At the end it says which step
   ``model-best`` comes from, and warns if that is step 0 only.
 """
 import math
 import sys
 import time
+import weakref
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from spacy.training.loggers import console_logger_v3
@@ -105,23 +108,50 @@ def check_training_budget(nlp) -> Dict[str, int]:
     return {"eval_frequency": eval_frequency, "patience": patience, "max_steps": max_steps, "steps": steps}
 
 
+def _inside_spacy_train_cli() -> bool:
+    """True when called (indirectly) from ``spacy train`` / ``spacy.cli.train.train``."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "train" and code.co_filename.replace("\\", "/").endswith("spacy/cli/train.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _refuse_or_report(nlp, msg: Printer, out: IO) -> None:
+    """Check the budget once per pipeline object; one line and exit 1 when refused."""
+    if nlp in _CHECKED:
+        return
+    try:
+        budget = check_training_budget(nlp)
+    except NerbertError as err:
+        out.write(msg.fail(f"Training budget refused: {err}") + "\n")
+        out.flush()
+        sys.exit(1)
+    _CHECKED.add(nlp)
+    steps = f", {budget['steps']} update steps in all" if budget["steps"] > 0 else ""
+    patience = f", patience {budget['patience']} steps" if budget["patience"] else ""
+    out.write(msg.info(f"Evaluating every {budget['eval_frequency']} update steps{steps}{patience}") + "\n")
+
+
+_CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
 @registry.callbacks("nerbert.check_training_budget.v1")
 def create_check_training_budget() -> Callable[[Any], Any]:
-    """The ``[initialize.before_init]`` callback: :func:`check_training_budget`,
-    printing the budget, or one line and exit code 1 when it is refused.
+    """The ``[initialize.before_init]`` callback: under ``spacy train``, run
+    :func:`check_training_budget` before anything is loaded or written (so an
+    earlier ``model-best`` survives a refused budget). Initialising without
+    training (``init_nlp`` in a script, ``spacy init labels``) is not checked;
+    ``nerbert.ConsoleLogger.v1`` checks again when training really starts.
 
     RETURNS (Callable[[Language], Language]): The callback.
     """
 
     def check(nlp):
-        msg = Printer()
-        try:
-            budget = check_training_budget(nlp)
-        except NerbertError as err:
-            msg.fail(f"Training budget refused: {err}", exits=1)
-        steps = f", {budget['steps']} update steps in all" if budget["steps"] > 0 else ""
-        patience = f", patience {budget['patience']} steps" if budget["patience"] else ""
-        msg.info(f"Evaluating every {budget['eval_frequency']} update steps{steps}{patience}")
+        if _inside_spacy_train_cli():
+            _refuse_or_report(nlp, Printer(no_print=True), sys.stdout)
         return nlp
 
     return check
@@ -148,6 +178,7 @@ def create_console_logger(
 
     def setup(nlp, stdout: IO = sys.stdout, stderr: IO = sys.stderr) -> Tuple[LogStep, Callable[[], None]]:
         msg = Printer(no_print=True)
+        _refuse_or_report(nlp, msg, stdout)
         log_step, finalize = base(nlp, stdout, stderr)
         heartbeat = heartbeat_s > 0 and not (hasattr(stderr, "isatty") and stderr.isatty())
         state = {"step": -1, "last": time.monotonic(), "start": time.monotonic()}

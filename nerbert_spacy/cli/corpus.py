@@ -105,7 +105,7 @@ def build(
         ..., "--types", help="DBpedia instance types (N-Triples/Turtle, plain or .bz2); repeatable"
     ),
     redirects: Optional[Path] = typer.Option(
-        None, "--redirects", help="DBpedia redirects file (optional; dump redirects are always used)"
+        None, "--redirects", help="DBpedia redirects file (optional; the dumps' redirects win over it, see --no-dump-redirects)"
     ),
     output: Path = typer.Option(..., "--output", help="Output directory (shards/, raw/, stats.json)"),
     labels: str = typer.Option("315", "--labels", help="Label set: 315, 212 or 4"),

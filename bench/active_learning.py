@@ -325,7 +325,7 @@ def _plot(summary: Dict[str, Any], path: Path) -> None:
         ax.errorbar(xs, means, yerr=stds, marker=marker, capsize=3, label=strategy)
     ax.set_xlabel("labelled training sentences")
     ax.set_ylabel("test F1 (mean ± std over seeds)")
-    ax.set_title(f"Active learning, {len(summary['seeds'])} seeds")
+    ax.set_title(f"Active learning (seeds {', '.join(map(str, summary['seeds']))})")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

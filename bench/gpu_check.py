@@ -585,30 +585,23 @@ def budgeted(run_fn: Callable[[Dict[str, Any], Any], Dict[str, Any]], deadline: 
 
 
 def run_quality_grid(job: Dict[str, Any], cfg: Dict[str, Any]) -> None:
-    """The grid, one (seed, domain) at a time, so each domain gets its own early stopping in steps."""
-    from spacy.util import load_config
-
+    """The grid with the runner's own early stopping in epochs (converted to update steps per
+    run from its training-set size), one seed at a time so the budget check sits between runs."""
     from nerbert_spacy.grid import load_spec, run_grid, run_subprocess, train_and_evaluate
 
     spec = load_spec(job["grid_spec"])
-    batch = int(load_config(FINETUNE_CFG, interpolate=False)["training"]["batcher"]["size"])
-    stop = cfg["early_stopping"]
+    spec.early_stopping = {k: int(v) for k, v in cfg["early_stopping"].items()}
     if job["dry_run"]:  # in this process: a child per run would cost more than the tiny runs
         base_fn: Callable[[Dict[str, Any], Any], Dict[str, Any]] = lambda j, log: train_and_evaluate(j)  # noqa: E731
     else:
         base_fn = run_subprocess
     run_fn = budgeted(base_fn, float(job["deadline"]), float(cfg.get("run_estimate_s", 0)))
     for seed in spec.seeds:
-        for domain, corpus in spec.domains.items():
-            per_epoch = math.ceil(count_docs(Path(corpus) / "train.spacy") / batch)
-            overrides = {**spec.overrides, "training.eval_frequency": per_epoch,
-                         "training.patience": int(stop["patience_epochs"]) * per_epoch,
-                         "training.max_epochs": int(stop["max_epochs"]), "training.max_steps": 0}
-            arms = [a for a in spec.arms if not a.zero_shot or seed == spec.seeds[0]]
-            sub = replace(spec, domains={domain: corpus}, seeds=[seed], arms=arms, overrides=overrides)
-            report = run_grid(sub, run_fn=run_fn, progress=lambda m: print(m, flush=True), write_report=False)
-            for key, err, _ in report.failed:
-                print(f"  {key}: {err}", flush=True)
+        arms = [a for a in spec.arms if not a.zero_shot or seed == spec.seeds[0]]
+        sub = replace(spec, seeds=[seed], arms=arms)
+        report = run_grid(sub, run_fn=run_fn, progress=lambda m: print(m, flush=True), write_report=False)
+        for key, err, _ in report.failed:
+            print(f"  {key}: {err}", flush=True)
 
 
 def worker_quality(job: Dict[str, Any]) -> None:

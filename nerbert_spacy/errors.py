@@ -36,19 +36,18 @@ def require_file(path: Union[str, Path], what: str = "file") -> Path:
     what (str): What the file is, for the message ("Wikipedia dump", ...).
     RETURNS (Path): The path.
     """
-    p = Path(path)
-    if not p.exists():
-        raise NerbertError(f"{what} not found", p)
-    if not p.is_file():
-        raise NerbertError(f"{what} is not a file", p)
-    return p
+    return _require(path, what, "file", Path.is_file)
 
 
 def require_dir(path: Union[str, Path], what: str = "directory") -> Path:
     """Return ``path`` as a Path, or raise NerbertError if it is not a directory."""
+    return _require(path, what, "directory", Path.is_dir)
+
+
+def _require(path: Union[str, Path], what: str, kind: str, check) -> Path:
     p = Path(path)
     if not p.exists():
         raise NerbertError(f"{what} not found", p)
-    if not p.is_dir():
-        raise NerbertError(f"{what} is not a directory", p)
+    if not check(p):
+        raise NerbertError(f"{what} is not a {kind}", p)
     return p

@@ -22,31 +22,32 @@ PathLike = Union[str, Path]
 
 METRIC = "seqeval micro F1 over BIO tags (default mode)"
 
-#: The paper's Table 2 (F1, %), BERT-base-cased backbone. Keys: setting -> arm -> domain.
-PAPER_TABLE2: Dict[str, Dict[str, Dict[str, float]]] = {
-    "target": {
-        "bert": dict(politics=66.56, science=63.73, music=66.59, literature=59.95, ai=50.37, twitter=83.34,
-                     btc=75.61, bionlp13cg=78.05, bionlp13pc=83.20, sec=76.23, re3d=68.42),
-        "nerbert-4types": dict(politics=70.76, science=68.31, music=71.02, literature=63.91, ai=57.03,
-                               twitter=83.40, btc=77.26, bionlp13cg=78.80, bionlp13pc=83.91, sec=77.55, re3d=69.22),
-        "nerbert-212types": dict(politics=73.81, science=71.09, music=75.98, literature=68.13, ai=58.58,
-                                 twitter=83.46, btc=77.06, bionlp13cg=79.20, bionlp13pc=85.11, sec=77.85,
-                                 re3d=70.28),
-        "nerbert": dict(politics=73.69, science=71.90, music=76.23, literature=67.85, ai=60.39, twitter=83.59,
-                        btc=77.30, bionlp13cg=79.86, bionlp13pc=85.35, sec=78.72, re3d=70.79),
-    },
-    "source-target": {
-        "bert": dict(politics=68.71, science=64.94, music=68.30, literature=63.63, ai=58.88, twitter=83.77,
-                     btc=77.28, bionlp13cg=78.59, bionlp13pc=84.02, sec=75.97, re3d=69.57),
-        "nerbert-4types": dict(politics=71.98, science=69.27, music=75.46, literature=66.37, ai=59.03,
-                               twitter=83.85, btc=77.70, bionlp13cg=79.57, bionlp13pc=84.29, sec=77.88, re3d=70.21),
-        "nerbert-212types": dict(politics=75.09, science=72.13, music=79.49, literature=71.33, ai=63.27,
-                                 twitter=83.77, btc=77.74, bionlp13cg=79.63, bionlp13pc=84.97, sec=78.30,
-                                 re3d=70.70),
-        "nerbert": dict(politics=76.12, science=72.10, music=80.20, literature=71.90, ai=63.34, twitter=83.97,
-                        btc=77.76, bionlp13cg=80.16, bionlp13pc=85.86, sec=78.39, re3d=71.59),
-    },
-}
+#: The paper's Table 2 (F1, %), BERT-base-cased backbone, as printed: setting, arm, then one
+#: column per domain of :data:`TABLE2_DOMAINS`.
+TABLE2_DOMAINS = ("politics", "science", "music", "literature", "ai", "twitter", "btc", "bionlp13cg",
+                  "bionlp13pc", "sec", "re3d")
+_TABLE2_ROWS = """
+target        bert             66.56 63.73 66.59 59.95 50.37 83.34 75.61 78.05 83.20 76.23 68.42
+target        nerbert-4types   70.76 68.31 71.02 63.91 57.03 83.40 77.26 78.80 83.91 77.55 69.22
+target        nerbert-212types 73.81 71.09 75.98 68.13 58.58 83.46 77.06 79.20 85.11 77.85 70.28
+target        nerbert          73.69 71.90 76.23 67.85 60.39 83.59 77.30 79.86 85.35 78.72 70.79
+source-target bert             68.71 64.94 68.30 63.63 58.88 83.77 77.28 78.59 84.02 75.97 69.57
+source-target nerbert-4types   71.98 69.27 75.46 66.37 59.03 83.85 77.70 79.57 84.29 77.88 70.21
+source-target nerbert-212types 75.09 72.13 79.49 71.33 63.27 83.77 77.74 79.63 84.97 78.30 70.70
+source-target nerbert          76.12 72.10 80.20 71.90 63.34 83.97 77.76 80.16 85.86 78.39 71.59
+"""
+
+
+def _parse_table2(rows: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    table: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for line in rows.strip().splitlines():
+        setting, arm, *values = line.split()
+        table.setdefault(setting, {})[arm] = dict(zip(TABLE2_DOMAINS, map(float, values)))
+    return table
+
+
+#: Keys: setting -> arm -> domain -> F1 (%).
+PAPER_TABLE2: Dict[str, Dict[str, Dict[str, float]]] = _parse_table2(_TABLE2_ROWS)
 
 #: Published zero-shot F1 (%) on CrossNER, for zero-shot arms (issue 7).
 ZERO_SHOT_REFERENCE: Dict[str, Dict[str, float]] = {

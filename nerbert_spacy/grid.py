@@ -641,26 +641,22 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
             total_train += float(r.get("train_seconds") or 0)
             total_eval += float(r.get("eval_seconds") or 0)
             n_runs += 1
+
+    def cells_of(setting: str, size: Optional[str]) -> Dict[str, Dict[str, Any]]:
+        """Arm -> domain -> aggregated result over seeds (None where nothing ran)."""
+        return {arm.name: {d: (aggregate(results[(setting, d, arm.name, size)])
+                               if results.get((setting, d, arm.name, size)) else None) for d in domains}
+                for arm in spec.arms}
+
     for setting in spec.settings:
         if spec.full:
             lines += [f"## {setting_titles[setting]}", ""]
-            cells = {}
-            for arm in spec.arms:
-                cells[arm.name] = {}
-                for d in domains:
-                    rs = results.get((setting, d, arm.name, None))
-                    cells[arm.name][d] = aggregate(rs) if rs else None
+            cells = cells_of(setting, None)
             extra = ZERO_SHOT_REFERENCE if setting == "target" and any(a.zero_shot for a in spec.arms) else None
             lines.append(render_table(cells, domains, paper=PAPER_TABLE2.get(setting), extra_rows=extra))
         for size in spec.few_shot:
             lines += [f"## {setting_titles[setting]}, few-shot {size}", ""]
-            cells = {}
-            for arm in spec.arms:
-                cells[arm.name] = {}
-                for d in domains:
-                    rs = results.get((setting, d, arm.name, size))
-                    cells[arm.name][d] = aggregate(rs) if rs else None
-            lines.append(render_table(cells, domains, paper=None))
+            lines.append(render_table(cells_of(setting, size), domains, paper=None))
             ns = {d: sorted({r.get("n_train") for a in spec.arms for r in results.get((setting, d, a.name, size), [])
                              if r.get("n_train") is not None}) for d in domains}
             lines.append("Training sentences per domain: " + ", ".join(

@@ -242,13 +242,7 @@ class LabelMapping:
                 raise NerbertError(f"'pretrained' of target label '{t}' must be a list of label names", where)
             pairs[t] = {}
             for p in plist:
-                if p in seen and seen[p] != t:
-                    raise NerbertError(
-                        f"pretrained label '{p}' is mapped to both '{seen[p]}' and '{t}'; "
-                        "each pretrained label may map to one target label only",
-                        where,
-                    )
-                seen[p] = t
+                _claim(seen, p, t, where)
                 rule = rules.get(p, OVERRIDE)
                 if rule not in RULES:
                     raise NerbertError(f"unknown rule '{rule}' for '{t}' <- '{p}' (valid: {', '.join(RULES)})", where)
@@ -294,13 +288,7 @@ class LabelMapping:
                 raise NerbertError(f"value of target label '{t}' must be a list of pretrained label names", where)
             pairs[str(t)] = {}
             for p in plist:
-                if p in seen and seen[p] != t:
-                    raise NerbertError(
-                        f"pretrained label '{p}' is mapped to both '{seen[p]}' and '{t}'; "
-                        "each pretrained label may map to one target label only",
-                        where,
-                    )
-                seen[p] = str(t)
+                _claim(seen, p, str(t), where)
                 pairs[str(t)][p] = rule
         return cls(targets=list(pairs), pretrained=list(seen), pairs=pairs)
 
@@ -319,6 +307,17 @@ class LabelMapping:
         RETURNS (LabelMapping): The mapping.
         """
         return cls.from_dict(_read_structured(path, "label mapping"), where=path)
+
+
+def _claim(seen: Dict[str, str], pretrained: str, target: str, where: Any) -> None:
+    """Record that ``pretrained`` maps to ``target``; a second target for it is an error."""
+    if pretrained in seen and seen[pretrained] != target:
+        raise NerbertError(
+            f"pretrained label '{pretrained}' is mapped to both '{seen[pretrained]}' and '{target}'; "
+            "each pretrained label may map to one target label only",
+            where,
+        )
+    seen[pretrained] = target
 
 
 def load_head_mapping(source: Union[str, Path, Mapping[str, Any], LabelMapping]) -> Dict[str, List[str]]:

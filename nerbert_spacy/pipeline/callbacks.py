@@ -93,32 +93,35 @@ def load_pipeline(name: Union[str, Path]) -> Language:
     return _load(name, what="pretrained pipeline")
 
 
+def _find(nlp: Language, cls: type, what: str, where: str):
+    for _, proc in nlp.pipeline:
+        if isinstance(proc, cls):
+            return proc
+    raise NerbertError(f"the {where} has no {what} component")
+
+
 def find_transformer(nlp: Language, where: str = "pipeline"):
     """The (first) spacy-transformers ``Transformer`` component of ``nlp``.
 
     nlp (Language): The pipeline.
+    where (str): What the pipeline is, for the message.
     RETURNS (Transformer): The component.
     """
     from spacy_transformers import Transformer
 
-    for _, proc in nlp.pipeline:
-        if isinstance(proc, Transformer):
-            return proc
-    raise NerbertError(f"the {where} has no spacy-transformers 'transformer' component")
+    return _find(nlp, Transformer, "spacy-transformers 'transformer'", where)
 
 
 def find_bio_tagger(nlp: Language, where: str = "pipeline"):
     """The (first) ``bio_tagger`` component of ``nlp``.
 
     nlp (Language): The pipeline.
+    where (str): What the pipeline is, for the message.
     RETURNS (BioTagger): The component.
     """
     from .bio_tagger import BioTagger
 
-    for _, proc in nlp.pipeline:
-        if isinstance(proc, BioTagger):
-            return proc
-    raise NerbertError(f"the {where} has no bio_tagger component")
+    return _find(nlp, BioTagger, "bio_tagger", where)
 
 
 def copy_encoder(src: Language, dst: Language) -> Dict[str, Any]:

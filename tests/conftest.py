@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
@@ -103,3 +104,29 @@ def tiny_train_overrides(tmp_path, tiny_bert):
         "training.accumulate_gradient": 2,
     }
     return overrides
+
+
+class _FakeTagger:
+    """Stands in for a pretrained bio_tagger: tags fixed words with 315-style types."""
+
+    labels = ("president", "scientist", "country", "film")
+    TYPES = {"Obama": "president", "Curie": "scientist", "France": "country", "Inception": "film"}
+
+    def __call__(self, doc):
+        doc.ents = [Span(doc, t.i, t.i + 1, label=self.TYPES[t.text]) for t in doc if t.text in self.TYPES]
+        return doc
+
+
+@spacy.Language.factory("_test_fake_tagger")
+def _make_fake_tagger(nlp, name):
+    return _FakeTagger()
+
+
+@pytest.fixture
+def fake_pretrained(tmp_path) -> Path:
+    """A saved pipeline whose only component tags Obama/Curie/France/Inception with
+    president/scientist/country/film, standing in for a pretrained NER-BERT."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("_test_fake_tagger")
+    nlp.to_disk(tmp_path / "pretrained")
+    return tmp_path / "pretrained"

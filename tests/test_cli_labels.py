@@ -98,30 +98,14 @@ def test_list_315(cli_runner):
     assert isinstance(r.exception, NerbertError)
 
 
-class _FakeTagger:
-    labels = ("president", "scientist", "country", "film")
-    TYPES = {"Obama": "president", "Curie": "scientist", "France": "country", "Inception": "film"}
-
-    def __call__(self, doc):
-        doc.ents = [Span(doc, t.i, t.i + 1, label=self.TYPES[t.text]) for t in doc if t.text in self.TYPES]
-        return doc
-
-
-@spacy.Language.factory("_test_cli_fake_tagger")
-def _make_fake(nlp, name):
-    return _FakeTagger()
-
-
-def test_zeroshot(cli_runner, tmp_path):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("_test_cli_fake_tagger")
-    nlp.to_disk(tmp_path / "pretrained")
+def test_zeroshot(cli_runner, tmp_path, fake_pretrained):
+    nlp = spacy.load(fake_pretrained)
     gold = Doc(nlp.vocab, words=["Obama", "met", "Curie", "in", "France", "for", "Inception"])
     gold.ents = [Span(gold, 0, 1, "politician"), Span(gold, 2, 3, "person"), Span(gold, 6, 7, "misc")]
     DocBin(docs=[gold]).to_disk(tmp_path / "test.spacy")
     (tmp_path / "m.json").write_text(json.dumps({"politician": ["president"], "person": ["scientist"]}))
     out = tmp_path / "result.json"
-    args = ["labels", "zeroshot", str(tmp_path / "pretrained"), str(tmp_path / "test.spacy"),
+    args = ["labels", "zeroshot", str(fake_pretrained), str(tmp_path / "test.spacy"),
             "--mapping", str(tmp_path / "m.json"), "-o", str(out)]  # fmt: skip
     r = cli_runner.invoke(app, args)
     assert r.exit_code == 0, r.output

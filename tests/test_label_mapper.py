@@ -109,31 +109,13 @@ def test_bad_mapping_rejected():
         nlp.add_pipe("label_mapper", config={"mapping": {"a": ["x"], "b": ["x"]}})
 
 
-class _FakeTagger:
-    """Stands in for a pretrained bio_tagger: tags fixed words with 315-style types."""
-
-    labels = ("president", "scientist", "country", "film")
-    TYPES = {"Obama": "president", "Curie": "scientist", "France": "country", "Inception": "film"}
-
-    def __call__(self, doc):
-        doc.ents = [Span(doc, t.i, t.i + 1, label=self.TYPES[t.text]) for t in doc if t.text in self.TYPES]
-        return doc
-
-
-@spacy.Language.factory("_test_fake_tagger")
-def _make_fake(nlp, name):
-    return _FakeTagger()
-
-
-def test_zero_shot_pipeline_and_evaluation(tmp_path):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("_test_fake_tagger")
-    nlp.to_disk(tmp_path / "pretrained")
+def test_zero_shot_pipeline_and_evaluation(tmp_path, fake_pretrained):
+    nlp = spacy.load(fake_pretrained)
     gold = Doc(nlp.vocab, words=WORDS)
     gold.ents = [Span(gold, 0, 1, "politician"), Span(gold, 2, 3, "person"), Span(gold, 4, 5, "location")]
     DocBin(docs=[gold]).to_disk(tmp_path / "test.spacy")
 
-    zs = zero_shot_pipeline(tmp_path / "pretrained", HEAD, unmapped="drop")
+    zs = zero_shot_pipeline(fake_pretrained, HEAD, unmapped="drop")
     assert zs.pipe_names[-1] == "label_mapper"
     result = evaluate_zero_shot(zs, tmp_path / "test.spacy")
     # 3 predicted (politician, person, country), 3 gold, 2 correct
@@ -141,9 +123,9 @@ def test_zero_shot_pipeline_and_evaluation(tmp_path):
     assert result["recall"] == pytest.approx(2 / 3)
     assert result["per_type"]["politician"]["f1"] == pytest.approx(1.0)
 
-    zs_misc = zero_shot_pipeline(tmp_path / "pretrained", HEAD, unmapped="misc")
+    zs_misc = zero_shot_pipeline(fake_pretrained, HEAD, unmapped="misc")
     r2 = evaluate_zero_shot(zs_misc, tmp_path / "test.spacy")
     assert r2["precision"] == pytest.approx(2 / 4)  # the film became a (wrong) misc
 
     with pytest.raises(NerbertError, match="none of the labels"):
-        zero_shot_pipeline(tmp_path / "pretrained", {"x": ["album"]})
+        zero_shot_pipeline(fake_pretrained, {"x": ["album"]})

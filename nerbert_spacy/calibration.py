@@ -23,7 +23,7 @@ import numpy
 from spacy.tokens import Doc
 
 from .errors import NerbertError, require_file
-from .pipeline.bio import decode_bio, doc_to_bio
+from .bio import decode_bio, doc_to_bio
 
 PathLike = Union[str, Path]
 #: Search range of the temperature.

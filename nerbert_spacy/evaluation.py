@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from .bio import doc_to_bio
 from .errors import NerbertError, require_file
 
 PathLike = Union[str, Path]
@@ -75,19 +76,6 @@ def paper_domain(domain: str) -> str:
     if d.startswith("crossner-"):
         d = d[len("crossner-"):]
     return _ALIASES.get(d, d)
-
-
-def doc_bio_tags(doc) -> List[str]:
-    """BIO tags of ``doc.ents`` (tokens outside an entity or unannotated -> ``O``).
-
-    doc (Doc): A doc.
-    RETURNS (List[str]): One tag per token.
-    """
-    out = []
-    for t in doc:
-        iob = t.ent_iob_
-        out.append(f"{iob}-{t.ent_type_}" if iob in ("B", "I") and t.ent_type_ else "O")
-    return out
 
 
 def score_bio(
@@ -161,7 +149,7 @@ def score_docs(gold_docs: Sequence, pred_docs: Sequence, mode: Optional[str] = N
     for i, (g, p) in enumerate(zip(gold_docs, pred_docs)):
         if len(g) != len(p) or any(a.text != b.text for a, b in zip(g, p)):
             raise NerbertError(f"doc {i}: predicted tokens differ from the gold tokens")
-    return score_bio([doc_bio_tags(d) for d in gold_docs], [doc_bio_tags(d) for d in pred_docs], mode=mode)
+    return score_bio([doc_to_bio(d) for d in gold_docs], [doc_to_bio(d) for d in pred_docs], mode=mode)
 
 
 def predict_docs(nlp, gold_docs: Iterable, batch_size: int = 64) -> List:

@@ -31,7 +31,7 @@ import numpy
 from spacy.tokens import Doc
 
 from .errors import NerbertError, require_dir
-from .pipeline.bio import OUTSIDE, labels_to_tags
+from .bio import OUTSIDE, labels_to_tags
 from .util import atomic_dir
 
 PathLike = Union[str, Path]

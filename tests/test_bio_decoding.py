@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from spacy.tokens import Doc, Span
 
-from nerbert_spacy.pipeline.bio import (
+from nerbert_spacy.bio import (
     biluo_to_bio,
     decode_bio,
     doc_to_bio,

@@ -16,7 +16,7 @@ from nerbert_spacy.calibration import (
     nll,
     softmax,
 )
-from nerbert_spacy.pipeline.bio import decode_bio, labels_to_tags, spans_from_tags
+from nerbert_spacy.bio import decode_bio, labels_to_tags, spans_from_tags
 from nerbert_spacy.pipeline.bio_tagger import min_token_margin, tag_scores
 from test_hf import SENTENCES, _examples, pipeline_dir  # noqa: F401  (module fixture)
 

@@ -12,12 +12,12 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
+from nerbert_spacy.bio import doc_to_bio
 from nerbert_spacy.cli import app
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.evaluation import (
     PAPER_TABLE2,
     aggregate,
-    doc_bio_tags,
     evaluate_pipeline,
     format_cell,
     paper_domain,
@@ -82,7 +82,7 @@ def _docs(vocab, tag_lists):
 def test_score_docs_agrees_with_spacy_scorer():
     vocab = spacy.blank("en").vocab
     gold, pred = _docs(vocab, GOLD), _docs(vocab, PRED)
-    assert [doc_bio_tags(d) for d in gold] == GOLD
+    assert [doc_to_bio(d) for d in gold] == GOLD
     ours = score_docs(gold, pred)
     spacy_scores = Scorer.score_spans([Example(p, g) for p, g in zip(pred, gold)], "ents")
     assert ours["f1"] == pytest.approx(spacy_scores["ents_f"])

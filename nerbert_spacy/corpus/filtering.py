@@ -25,7 +25,6 @@ on the sentences of one shard and the seed, never on worker scheduling.
 """
 
 import random
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -175,10 +174,3 @@ def filter_label_lists(
             dropped[reason] += 1
     return kept, dropped
 
-
-def count_labels(label_lists: Iterable[Sequence[str]]) -> Counter:
-    """Entity counts per category over many sentences."""
-    counts: Counter = Counter()
-    for labels in label_lists:
-        counts.update(labels)
-    return counts

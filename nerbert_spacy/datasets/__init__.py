@@ -5,7 +5,6 @@ from .fewshot import FewShotSpec, fewshot_filename, parse_fewshot, sample_fewsho
 from .readers import (
     ReadStats,
     Sentence,
-    doc_bio_tags,
     docs_to_sentences,
     normalise_label,
     read_conll,
@@ -31,7 +30,6 @@ __all__ = [
     "ReadStats",
     "Sentence",
     "convert_dataset",
-    "doc_bio_tags",
     "docs_to_sentences",
     "fewshot_filename",
     "get_dataset",

@@ -20,8 +20,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import srsly
 
+from ..bio import doc_to_bio
 from ..errors import NerbertError, require_file
-from ..evaluation import doc_bio_tags
 
 PathLike = Union[str, Path]
 
@@ -683,7 +683,7 @@ def docs_to_sentences(docs: Iterable) -> List[Sentence]:
         out.append(
             Sentence(
                 [t.text for t in doc],
-                doc_bio_tags(doc),
+                doc_to_bio(doc),
                 name,
                 int(line) if line.isdigit() else 0,
                 spaces=[bool(t.whitespace_) for t in doc],

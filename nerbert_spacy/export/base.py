@@ -343,10 +343,6 @@ def json_safe_user_data(doc: Doc) -> Dict[str, Any]:
     return meta
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def write_jsonl(
     records: Iterable[Dict[str, Any]], path: PathLike, count_spans: Callable[[Dict[str, Any]], int]
 ) -> Dict[str, int]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.scorer import get_ner_prf
+from spacy.pipeline.ner import ner_score
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_get_examples
 from spacy.util import registry
@@ -30,7 +30,7 @@ from thinc.types import Floats2d
 
 from ..errors import NerbertError
 from . import architectures  # noqa: F401  (registers nerbert.BioTagger.v1)
-from .bio import biluo_to_bio, decode_bio, labels_to_tags
+from ..bio import biluo_to_bio, decode_bio, labels_to_tags
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -56,23 +56,20 @@ DEFAULT_SPANS_KEY = "bio_tagger"
 
 @registry.scorers("nerbert.bio_scorer.v1")
 def make_bio_scorer() -> Callable[..., Dict[str, Any]]:
-    """Entity-level scorer: exact-span micro P/R/F overall and per type.
+    """An alias of spaCy's ``spacy.ner_scorer.v1``, kept so that configs and saved
+    pipelines that name it still load; new pipelines use spaCy's name.
 
-    On valid BIO this equals seqeval's micro F1. Keys: ``ents_p``, ``ents_r``,
-    ``ents_f``, ``ents_per_type``.
+    The scorer is spaCy's own: exact-span micro P/R/F overall and per type (on valid
+    BIO this equals seqeval's micro F1). Keys: ``ents_p``, ``ents_r``, ``ents_f``,
+    ``ents_per_type``.
 
-    RETURNS (Callable[..., Dict[str, Any]]): The scoring function.
+    RETURNS (Callable[..., Dict[str, Any]]): spaCy's NER scoring function.
     """
     return bio_score
 
 
-def bio_score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
-    """Score predicted ``doc.ents`` against the reference entities.
-
-    examples (Iterable[Example]): Predicted/reference pairs.
-    RETURNS (Dict[str, Any]): ``ents_p``, ``ents_r``, ``ents_f``, ``ents_per_type``.
-    """
-    return get_ner_prf(examples)
+#: The scoring function of :func:`make_bio_scorer` (spaCy's ``ner_score``).
+bio_score: Callable[..., Dict[str, Any]] = ner_score
 
 
 @Language.factory(
@@ -83,7 +80,7 @@ def bio_score(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         "spans_key": DEFAULT_SPANS_KEY,
         "confidence": "mean",
         "temperature": 1.0,
-        "scorer": {"@scorers": "nerbert.bio_scorer.v1"},
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
@@ -104,7 +101,7 @@ def make_bio_tagger(
         their confidences (``doc.spans[spans_key].attrs["scores"]``).
     confidence (str): ``"mean"`` or ``"min"`` of the chosen tags'
         probabilities over an entity's tokens.
-    scorer (Optional[Callable]): Scoring method (``nerbert.bio_scorer.v1``).
+    scorer (Optional[Callable]): Scoring method (``spacy.ner_scorer.v1``).
     temperature (float): Softmax temperature (logits / T); 1.0 leaves the
         model's probabilities as trained, ``nerbert model calibrate`` sets it.
     RETURNS (BioTagger): The component.

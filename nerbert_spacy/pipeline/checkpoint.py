@@ -110,7 +110,8 @@ __all__ = [
 ]
 
 
-def _is_null(value: Any) -> bool:
+def is_null(value: Any) -> bool:
+    """Whether a config setting means "not set": None, or a string ``""``/``null``/``none``."""
     return value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none"))
 
 
@@ -147,7 +148,7 @@ def create_checkpoint_resume_v2(
 def _make_callback(
     path: Optional[str], every: int, resume: bool, *, full: bool
 ) -> Callable[[Language, Dict[str, Any]], None]:
-    if _is_null(path):
+    if is_null(path):
 
         def no_checkpoints(nlp: Language, args: Dict[str, Any]) -> None:
             return None

@@ -1,12 +1,15 @@
 """The ``nerbert`` command line (Typer). Commands are thin: parse arguments,
 call library functions, print progress. Every NerbertError becomes one line on
-stderr and exit code 1."""
-import sys
+stderr and exit code 1 (``_util``).
 
+Each module holds one app: ``corpus``, ``model``, ``data``, ``viz`` and
+``labels`` are command groups; ``evaluate`` (``evaluate``, ``grid``) and
+``export`` (``export``, ``import``, ``package``) hold top-level commands.
+"""
 import typer
 
-from ..errors import NerbertError
 from . import corpus, data, evaluate, export, labels, model, viz
+from ._util import run
 
 app = typer.Typer(
     name="nerbert",
@@ -16,18 +19,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(evaluate.app)
+app.add_typer(export.app)
 app.add_typer(corpus.app, name="corpus")
 app.add_typer(model.app, name="model")
 app.add_typer(data.app, name="data")
 app.add_typer(viz.app, name="viz")
 app.add_typer(labels.app, name="labels")
-evaluate.register(app)
-export.register(app)
 
 
 def main() -> None:
-    try:
-        app()
-    except NerbertError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
+    run(app)

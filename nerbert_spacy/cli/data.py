@@ -6,13 +6,9 @@ from typing import List, Optional
 import typer
 
 from ..errors import NerbertError
+from ._util import App, output_option, seed_option
 
-app = typer.Typer(help="Target-domain datasets: convert to DocBin, splits, few-shot subsets.", no_args_is_help=True)
-
-
-def _fail(err: Exception) -> None:
-    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
+app = App(help="Target-domain datasets: convert to DocBin, splits, few-shot subsets.", no_args_is_help=True)
 
 
 @app.command("convert")
@@ -20,9 +16,9 @@ def convert(
     dataset: str = typer.Argument(..., help="crossner-<politics|science|music|literature|ai>, conll2003, btc, sec, "
                                             "re3d, bionlp13cg, bionlp13pc, or generic conll / conllu / iob / jsonl"),
     source: Optional[Path] = typer.Argument(None, help="Source folder (generic formats: folder or one file)"),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder for {train,dev,test}.spacy + meta.json"),
+    output: Path = output_option(..., "Output folder for {train,dev,test}.spacy + meta.json"),
     few_shot: List[str] = typer.Option([], "--few-shot", help="Few-shot size: count (50) or percentage (10%); repeatable"),
-    seed: List[int] = typer.Option([1], "--seed", help="Few-shot sampling seed; repeatable"),
+    seed: List[int] = seed_option([1], "Few-shot sampling seed; repeatable"),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed for held-out dev/test parts"),
     train: Optional[Path] = typer.Option(None, "--train", help="Generic formats: training file"),
     dev: Optional[Path] = typer.Option(None, "--dev", help="Generic formats: dev file (else split from train)"),
@@ -45,13 +41,9 @@ def convert(
     if dataset in GENERIC_FORMATS:
         options = generic
     elif any(x is not None for x in generic.values()):
-        _fail(NerbertError(f"--train/--dev/--test/--scheme/--token-column/--tag-column are for the generic "
-                           f"formats ({', '.join(GENERIC_FORMATS)}), not {dataset}"))
-    try:
-        meta = convert_dataset(dataset, source, output, few_shot=few_shot, seeds=seed, split_seed=split_seed, **options)
-    except NerbertError as err:
-        _fail(err)
-        return
+        raise NerbertError(f"--train/--dev/--test/--scheme/--token-column/--tag-column are for the generic "
+                           f"formats ({', '.join(GENERIC_FORMATS)}), not {dataset}")
+    meta = convert_dataset(dataset, source, output, few_shot=few_shot, seeds=seed, split_seed=split_seed, **options)
     paper = meta.get("paper_sizes") or {}
     for split, n in meta["sizes"].items():
         ref = f" (paper {paper[split]})" if split in paper else ""
@@ -85,15 +77,11 @@ def list_datasets() -> None:
 def fewshot(
     train: Path = typer.Argument(..., help="A train.spacy DocBin"),
     few_shot: str = typer.Option(..., "--few-shot", help="Count (50) or percentage (10%)"),
-    seed: int = typer.Option(1, "--seed", help="Sampling seed"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default: beside TRAIN)"),
+    seed: int = seed_option(1, "Sampling seed"),
+    output: Optional[Path] = output_option(None, "Output file (default: beside TRAIN)"),
 ) -> None:
     """Sample a few-shot subset of an existing train.spacy."""
     from ..datasets.registry import write_fewshot
 
-    try:
-        out, n = write_fewshot(train, few_shot, seed, output)
-    except NerbertError as err:
-        _fail(err)
-        return
+    out, n = write_fewshot(train, few_shot, seed, output)
     typer.echo(f"wrote {n} sentences to {out}")

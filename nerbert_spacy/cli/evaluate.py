@@ -7,19 +7,17 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import NerbertError
+from ._util import App, gpu_id_option, output_option
+
+app = App()
 
 
-def _fail(err: Exception) -> None:
-    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
-
-
+@app.command("evaluate")
 def evaluate(
     model: str = typer.Argument(..., help="Pipeline directory or installed package"),
     test: Path = typer.Argument(..., help="Test DocBin with gold entities"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON"),
-    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id (-1 = CPU)"),
+    output: Optional[Path] = output_option(None, "Write the scores as JSON"),
+    gpu_id: int = gpu_id_option(-1),
     batch_size: int = typer.Option(64, "--batch-size", help="Batch size for prediction"),
     strict: bool = typer.Option(False, "--strict", help="seqeval strict IOB2 mode instead of the default mode"),
 ) -> None:
@@ -27,12 +25,7 @@ def evaluate(
     from ..evaluation import evaluate_pipeline, render_per_type
     from ..util import write_json_atomic
 
-    try:
-        result = evaluate_pipeline(model, test, batch_size=batch_size, gpu_id=gpu_id,
-                                   mode="strict" if strict else None)
-    except NerbertError as err:
-        _fail(err)
-        return
+    result = evaluate_pipeline(model, test, batch_size=batch_size, gpu_id=gpu_id, mode="strict" if strict else None)
     missing = result.get("gold_labels_not_predictable") or []
     if missing:
         n_gold = len(result["gold_labels"])
@@ -47,6 +40,7 @@ def evaluate(
         typer.echo(f"wrote {output}")
 
 
+@app.command("grid")
 def grid(
     spec_file: Optional[Path] = typer.Option(None, "--spec", help="Grid file (YAML/JSON); options below override it"),
     domain: List[str] = typer.Option([], "--domain", "-d", help="NAME=CORPUS_DIR (from `nerbert data convert`); repeatable"),
@@ -63,7 +57,7 @@ def grid(
     work_dir: Optional[str] = typer.Option(None, "--work-dir", help="Models and logs (default training/grid/<name>)"),
     docs_dir: Optional[str] = typer.Option(None, "--docs-dir", help="Where the markdown report goes (default docs/results)"),
     keep_models: bool = typer.Option(False, "--keep-models", help="Keep trained models (default: delete after evaluation)"),
-    gpu_id: Optional[int] = typer.Option(None, "--gpu-id", "-g", help="GPU id (-1 = CPU)"),
+    gpu_id: Optional[int] = gpu_id_option(None),
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="training.max_epochs override"),
     patience: Optional[int] = typer.Option(None, "--patience", help="training.patience override"),
     set_: List[str] = typer.Option([], "--set", help="Config override KEY=VALUE for every run; repeatable"),
@@ -72,8 +66,6 @@ def grid(
     report_only: bool = typer.Option(False, "--report-only", help="Only rewrite the markdown report from existing results"),
 ) -> None:
     """Run the experiment grid (domains x arms x seeds x settings, optionally x few-shot sizes); resumable."""
-    from pathlib import Path as _P
-
     from ..grid import (
         load_spec,
         parse_assignment,
@@ -84,41 +76,37 @@ def grid(
         write_grid_report,
     )
 
-    try:
-        domains = dict(parse_assignment(d, "--domain") for d in domain)
-        arms = dict(parse_assignment(a, "--arm") for a in arm)
-        overrides = {k: parse_override_value(v) for k, v in (parse_assignment(s, "--set") for s in set_)}
-        if max_epochs is not None:
-            overrides["training.max_epochs"] = max_epochs
-        if patience is not None:
-            overrides["training.patience"] = patience
-        source_overrides = {k: parse_override_value(v) for k, v in (parse_assignment(s, "--source-set") for s in source_set)}
-        spec = load_spec(
-            spec_file,
-            name=name, config=config, domains=domains, arms=arms,
-            seeds=parse_seeds(seeds) if seeds else None, settings=list(setting), few_shot=list(few_shot),
-            full=False if no_full else None, source_corpus=source_corpus, encoder=encoder,
-            overrides=overrides, source_overrides=source_overrides, results_dir=results_dir, work_dir=work_dir,
-            docs_dir=docs_dir, keep_models=True if keep_models else None, gpu_id=gpu_id,
-            command="nerbert grid " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["grid"] else None,
-        )
-        if dry_run:
-            runs = plan(spec)
-            done = 0
-            for run in runs:
-                ok = _P(run.result_path).is_file()
-                done += ok
-                typer.echo(f"{'done ' if ok else 'todo '} {run.key}")
-            typer.echo(f"{done}/{len(runs)} runs done")
-            return
-        if report_only:
-            md, png = write_grid_report(spec)
-            typer.echo(f"wrote {md}" + (f" and {png}" if png else ""))
-            return
-        report = run_grid(spec, progress=typer.echo)
-    except NerbertError as err:
-        _fail(err)
+    domains = dict(parse_assignment(d, "--domain") for d in domain)
+    arms = dict(parse_assignment(a, "--arm") for a in arm)
+    overrides = {k: parse_override_value(v) for k, v in (parse_assignment(s, "--set") for s in set_)}
+    if max_epochs is not None:
+        overrides["training.max_epochs"] = max_epochs
+    if patience is not None:
+        overrides["training.patience"] = patience
+    source_overrides = {k: parse_override_value(v) for k, v in (parse_assignment(s, "--source-set") for s in source_set)}
+    spec = load_spec(
+        spec_file,
+        name=name, config=config, domains=domains, arms=arms,
+        seeds=parse_seeds(seeds) if seeds else None, settings=list(setting), few_shot=list(few_shot),
+        full=False if no_full else None, source_corpus=source_corpus, encoder=encoder,
+        overrides=overrides, source_overrides=source_overrides, results_dir=results_dir, work_dir=work_dir,
+        docs_dir=docs_dir, keep_models=True if keep_models else None, gpu_id=gpu_id,
+        command="nerbert grid " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["grid"] else None,
+    )
+    if dry_run:
+        runs = plan(spec)
+        done = 0
+        for run in runs:
+            ok = Path(run.result_path).is_file()
+            done += ok
+            typer.echo(f"{'done ' if ok else 'todo '} {run.key}")
+        typer.echo(f"{done}/{len(runs)} runs done")
         return
+    if report_only:
+        md, png = write_grid_report(spec)
+        typer.echo(f"wrote {md}" + (f" and {png}" if png else ""))
+        return
+    report = run_grid(spec, progress=typer.echo)
     typer.echo(f"{len(report.done)} runs done, {len(report.skipped)} skipped (results exist), "
                f"{len(report.failed)} failed, in {report.seconds / 60:.1f} min")
     for key, why, log in report.failed:
@@ -127,8 +115,3 @@ def grid(
     if report.failed:
         raise typer.Exit(code=1)
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``evaluate`` and ``grid`` to the root app."""
-    app.command("evaluate")(evaluate)
-    app.command("grid")(grid)

@@ -9,8 +9,9 @@ import typer
 
 from ..errors import NerbertError
 from ..labels import ENTITY
+from ._util import App, ontology_option, output_option
 
-app = typer.Typer(
+app = App(
     help="Label sets, mapping a target schema onto the pretrained types, zero-shot evaluation, infobox types.",
     no_args_is_help=True,
 )
@@ -30,12 +31,12 @@ def map_cmd(
     pretrained: str = typer.Option(
         ..., "--pretrained", "-p", help="Pretrained pipeline dir, label file (one per line / JSON list), or 315|212|4."
     ),
-    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="DBpedia ontology (.owl/.nt/.ttl)."),
+    ontology: Optional[Path] = ontology_option(None, "DBpedia ontology (.owl/.nt/.ttl)."),
     overrides: Optional[str] = typer.Option(
         None, "--overrides", help="Override file (JSON/YAML) or a bundled name such as crossner-politics."
     ),
     from_data: Optional[Path] = typer.Option(None, "--from-data", help="Take target labels from this DocBin's doc.ents."),
-    output: Path = typer.Option(..., "--output", "-o", help="Mapping JSON to write."),
+    output: Path = output_option(..., "Mapping JSON to write."),
     lenient: bool = typer.Option(False, "--lenient", help="Skip (and note) override labels that do not exist."),
     keep_entity: bool = typer.Option(
         False, "--keep-entity/--drop-entity",
@@ -136,7 +137,7 @@ def show_cmd(mapping_path: Path = typer.Argument(..., help="Mapping JSON/YAML.")
 @app.command("list")
 def list_cmd(
     name: str = typer.Argument(..., help="Label set: 315, 212 or 4."),
-    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="DBpedia ontology (needed for 212 and 4)."),
+    ontology: Optional[Path] = ontology_option(None, "DBpedia ontology (needed for 212 and 4)."),
 ) -> None:
     """List the labels of one of the paper's label sets."""
     from ..mapping import label_set_labels
@@ -153,8 +154,8 @@ def list_cmd(
 def relabel_cmd(
     corpus: Path = typer.Argument(..., help="Balanced 315-type corpus folder (train/, dev/ of `nerbert corpus balance`)."),
     to: str = typer.Option(..., "--to", help="Coarser label set: 212 or 4."),
-    ontology: Path = typer.Option(..., "--ontology", "-O", help="DBpedia ontology the compression follows."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder (train/, dev/, relabel.json)."),
+    ontology: Path = ontology_option(..., "DBpedia ontology the compression follows."),
+    output: Path = output_option(..., "Output folder (train/, dev/, relabel.json)."),
 ) -> None:
     """The same corpus (sentences, spans, split) under the 212- or 4-type label set (Table 2's ablations)."""
     from ..corpus.relabel import relabel_corpus
@@ -173,7 +174,7 @@ def zeroshot_cmd(
     test: Path = typer.Argument(..., help="Gold test DocBin (.spacy)."),
     mapping: str = typer.Option(..., "--mapping", "-m", help="Mapping JSON (nerbert labels map)."),
     unmapped: str = typer.Option("drop", "--unmapped", help='"drop" or the label for unmapped types, e.g. misc.'),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Scores JSON to write."),
+    output: Optional[Path] = output_option(None, "Scores JSON to write."),
     save_pipeline: Optional[Path] = typer.Option(None, "--save-pipeline", help="Also save the zero-shot pipeline here."),
     limit: int = typer.Option(0, "--limit", help="Evaluate only the first N docs (0: all)."),
 ) -> None:
@@ -204,8 +205,8 @@ def zeroshot_cmd(
 def infobox_types_cmd(
     dumps: List[Path] = typer.Argument(..., help="Wikipedia pages-articles dumps (.xml/.bz2)."),
     mappings: Path = typer.Option(..., "--mappings", help="DBpedia infobox mappings (Mapping_en.xml)."),
-    output: Path = typer.Option(..., "--output", "-o", help="N-Triples type file to write (.nt or .nt.bz2)."),
-    ontology: Optional[Path] = typer.Option(None, "--ontology", "-O", help="DBpedia ontology (recommended)."),
+    output: Path = output_option(..., "N-Triples type file to write (.nt or .nt.bz2)."),
+    ontology: Optional[Path] = ontology_option(None, "DBpedia ontology (recommended)."),
     instance_types: Optional[List[Path]] = typer.Option(
         None, "--instance-types", help="Instance-types files that take precedence: write only the gaps they leave."
     ),
@@ -245,8 +246,8 @@ def infobox_agreement_cmd(
     dumps: List[Path] = typer.Argument(..., help="Wikipedia dumps."),
     mappings: Path = typer.Option(..., "--mappings", help="DBpedia infobox mappings (Mapping_en.xml)."),
     instance_types: List[Path] = typer.Option(..., "--instance-types", help="Reference instance-types files."),
-    ontology: Path = typer.Option(..., "--ontology", "-O", help="DBpedia ontology."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSON with the numbers."),
+    ontology: Path = ontology_option(..., "DBpedia ontology."),
+    output: Optional[Path] = output_option(None, "JSON with the numbers."),
 ) -> None:
     """Agreement of infobox types with instance types on the articles both type."""
     from ..dbpedia.infobox import InfoboxTypeSource, infobox_agreement

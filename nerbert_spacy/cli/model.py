@@ -8,17 +8,13 @@ from typing import Optional
 import typer
 
 from ..errors import NerbertError
+from ._util import App, force_option, lang_option, output_option, seed_option
 
-app = typer.Typer(
+app = App(
     help="Encoders for paths.encoder (tiny BERT, offline MiniLM, HF models, NER-BERT's own), pipeline info, "
     "Hugging Face token-classification checkpoints both ways, temperature calibration.",
     no_args_is_help=True,
 )
-
-
-def _fail(err: Exception) -> None:
-    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
 
 
 @app.command("tiny")
@@ -27,26 +23,23 @@ def tiny(
     hidden: int = typer.Option(32, "--hidden", help="Hidden size"),
     layers: int = typer.Option(2, "--layers", help="Number of transformer layers"),
     heads: int = typer.Option(2, "--heads", help="Attention heads (must divide --hidden)"),
-    seed: int = typer.Option(0, "--seed", help="Torch seed of the random weights"),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+    seed: int = seed_option(0, "Torch seed of the random weights"),
+    force: bool = force_option(),
 ) -> None:
     """Write a tiny randomly initialised BERT + vocab, usable as paths.encoder."""
     from ..pipeline.callbacks import _write_dir_atomic
     from ..tiny import make_tiny_bert
 
-    try:
-        if hidden < 1 or layers < 1 or heads < 1 or hidden % heads:
-            raise NerbertError(f"--hidden ({hidden}) must be a positive multiple of --heads ({heads}), --layers >= 1")
-        if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
-            raise NerbertError("output folder exists and is not empty (use --force to replace it)", output_dir)
-        _write_dir_atomic(
-            output_dir,
-            lambda tmp: make_tiny_bert(
-                tmp, hidden_size=hidden, num_layers=layers, num_heads=heads, intermediate_size=2 * hidden, seed=seed
-            ),
-        )
-    except NerbertError as err:
-        _fail(err)
+    if hidden < 1 or layers < 1 or heads < 1 or hidden % heads:
+        raise NerbertError(f"--hidden ({hidden}) must be a positive multiple of --heads ({heads}), --layers >= 1")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
+        raise NerbertError("output folder exists and is not empty (use --force to replace it)", output_dir)
+    _write_dir_atomic(
+        output_dir,
+        lambda tmp: make_tiny_bert(
+            tmp, hidden_size=hidden, num_layers=layers, num_heads=heads, intermediate_size=2 * hidden, seed=seed
+        ),
+    )
     typer.echo(f"wrote tiny BERT (hidden {hidden}, {layers} layers, seed {seed}) to {output_dir}")
 
 
@@ -58,15 +51,12 @@ def encoder(
         "(its encoder is exported) | a Hugging Face name or model folder",
     ),
     output_dir: Path = typer.Argument(..., help="Folder to write the encoder to"),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+    force: bool = force_option(),
 ) -> None:
     """Materialise an encoder folder usable as paths.encoder."""
     from ..pipeline.callbacks import materialize_encoder
 
-    try:
-        materialize_encoder(name, output_dir, force=force)
-    except NerbertError as err:
-        _fail(err)
+    materialize_encoder(name, output_dir, force=force)
     typer.echo(f"wrote encoder {name} to {output_dir}")
 
 
@@ -77,13 +67,9 @@ def info(
     """Show the encoder, labels and initialisation of a trained NER-BERT pipeline."""
     from ..pipeline.callbacks import find_bio_tagger, find_transformer, load_pipeline
 
-    try:
-        nlp = load_pipeline(pipeline)
-        trf = find_transformer(nlp, f"pipeline {pipeline}")
-        tagger = find_bio_tagger(nlp, f"pipeline {pipeline}")
-    except NerbertError as err:
-        _fail(err)
-        return
+    nlp = load_pipeline(pipeline)
+    trf = find_transformer(nlp, f"pipeline {pipeline}")
+    tagger = find_bio_tagger(nlp, f"pipeline {pipeline}")
     config = trf.model.transformer.config
     typer.echo(f"pipeline:  {' -> '.join(nlp.pipe_names)}")
     typer.echo(
@@ -109,16 +95,12 @@ def export_hf_cmd(
         None, "--check", help="A DocBin (.spacy): compare the checkpoint's first-sub-word probabilities with the pipeline's"
     ),
     check_limit: int = typer.Option(50, "--check-limit", help="Compare on at most this many docs of --check"),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+    force: bool = force_option(),
 ) -> None:
     """Write the pipeline as a checkpoint that AutoModelForTokenClassification loads (BIO tags as id2label)."""
     from ..hf import export_and_check
 
-    try:
-        info, check_result = export_and_check(pipeline, output_dir, check=check, check_limit=check_limit, force=force)
-    except NerbertError as err:
-        _fail(err)
-        return
+    info, check_result = export_and_check(pipeline, output_dir, check=check, check_limit=check_limit, force=force)
     typer.echo(
         f"wrote {info['architecture']} ({info['parameters']:,} parameters, {len(info['tags'])} BIO tags, "
         f"temperature {info['temperature']:g} folded into the classifier) to {output_dir}"
@@ -136,17 +118,13 @@ def export_hf_cmd(
 def import_hf_cmd(
     hf_dir: Path = typer.Argument(..., help="A Hugging Face token-classification checkpoint folder (BIO labels)"),
     output_dir: Path = typer.Argument(..., help="Folder for the spaCy pipeline (transformer + bio_tagger)"),
-    lang: str = typer.Option("en", "--lang", help="Language of the spaCy tokenizer"),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUTPUT_DIR"),
+    lang: str = lang_option("Language of the spaCy tokenizer"),
+    force: bool = force_option(),
 ) -> None:
     """Build a NER-BERT pipeline from a checkpoint's encoder, BIO labels and head weights."""
     from ..hf import import_hf
 
-    try:
-        info = import_hf(hf_dir, output_dir, lang=lang, force=force)
-    except NerbertError as err:
-        _fail(err)
-        return
+    info = import_hf(hf_dir, output_dir, lang=lang, force=force)
     typer.echo(
         f"wrote pipeline transformer -> bio_tagger ({info['architecture']}, hidden {info['hidden_size']}, "
         f"{len(info['labels'])} labels: {', '.join(info['labels'][:20])}{' ...' if len(info['labels']) > 20 else ''}) "
@@ -158,7 +136,7 @@ def import_hf_cmd(
 def calibrate_cmd(
     pipeline: Path = typer.Argument(..., help="A trained pipeline folder with a bio_tagger"),
     dev: Path = typer.Argument(..., help="Gold DocBin (.spacy) to fit the temperature on"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Save the calibrated pipeline here (default: in place)"),
+    output: Optional[Path] = output_option(None, "Save the calibrated pipeline here (default: in place)"),
     eval_path: Optional[Path] = typer.Option(None, "--eval", help="Another gold DocBin to report the ECE on (e.g. test)"),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the report as JSON here"),
 ) -> None:
@@ -166,13 +144,9 @@ def calibrate_cmd(
     from ..calibration import calibrate_pipeline
     from ..util import write_json_atomic
 
-    try:
-        result = calibrate_pipeline(pipeline, dev, output, eval_path=eval_path)
-        if report is not None:
-            write_json_atomic(report, result)
-    except NerbertError as err:
-        _fail(err)
-        return
+    result = calibrate_pipeline(pipeline, dev, output, eval_path=eval_path)
+    if report is not None:
+        write_json_atomic(report, result)
     typer.echo(f"temperature {result['temperature']:g} (was {result['previous_temperature']:g}) -> {result['output']}")
     for name in ("dev", "eval"):
         if name not in result:

@@ -4,17 +4,26 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(help="Inspect weak labels, predictions and entity representations.", no_args_is_help=True)
+from ._util import (
+    App,
+    lang_option,
+    model_option,
+    output_option,
+    seed_option,
+    spans_key_option,
+)
+
+app = App(help="Inspect weak labels, predictions and entity representations.", no_args_is_help=True)
 
 
 @app.command("displacy")
 def displacy_cmd(
     input_path: Path = typer.Argument(..., help="DocBin (.spacy) or folder; with --model also .txt/.jsonl"),
-    output: Path = typer.Option(..., "--output", "-o", help="Output .html"),
-    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Show doc.spans[KEY] (e.g. anchors, bio_tagger) instead of doc.ents"),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Run this pipeline first (predictions)"),
+    output: Path = output_option(..., "Output .html"),
+    spans_key: Optional[str] = spans_key_option("Show doc.spans[KEY] (e.g. anchors, bio_tagger) instead of doc.ents"),
+    model: Optional[str] = model_option("Run this pipeline first (predictions)"),
     limit: int = typer.Option(200, "--limit", help="Show at most this many docs"),
-    lang: str = typer.Option("en", "--lang"),
+    lang: str = lang_option(),
 ) -> None:
     """Write a standalone displaCy HTML page of entities or a span group."""
     from ..export import load_docs
@@ -29,13 +38,13 @@ def displacy_cmd(
 def tsne_cmd(
     test_path: Path = typer.Argument(..., help="Test DocBin with gold entities"),
     model: List[str] = typer.Option(..., "--model", "-m", help="Pipeline (repeatable; one panel each)"),
-    output: Path = typer.Option(..., "--output", "-o", help="Output .png"),
+    output: Path = output_option(..., "Output .png"),
     name: List[str] = typer.Option([], "--name", help="Panel title per --model (repeatable)"),
     max_entities: int = typer.Option(2000, "--max-entities"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = seed_option(0),
     perplexity: float = typer.Option(30.0, "--perplexity"),
     max_types: int = typer.Option(12, "--max-types", help="Colour this many most frequent types"),
-    lang: str = typer.Option("en", "--lang"),
+    lang: str = lang_option(),
 ) -> None:
     """The paper's Figure 3: t-SNE of first-sub-word entity representations, side by side."""
     from ..visualize import tsne_figure

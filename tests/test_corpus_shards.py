@@ -1,10 +1,23 @@
 """Shard I/O from token arrays: the same bytes as spaCy's DocBin.add, selections included."""
 
+import catalogue
+import pytest
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
+from srsly import _msgpack_api
 
 from nerbert_spacy.corpus.annotate import ANCHORS_KEY, english_tokenizer, entity_labels
-from nerbert_spacy.corpus.shards import add_doc, doc_bin_of, entity_label_lists, select_docs
+from nerbert_spacy.corpus.shards import (
+    add_doc,
+    doc_bin_of,
+    entity_label_lists,
+    fast_msgpack,
+    load_docs,
+    read_doc_bin,
+    select_docs,
+    write_docs,
+)
+from nerbert_spacy.errors import NerbertError
 
 
 def corpus_docs():
@@ -92,3 +105,32 @@ def test_doc_bin_written_piece_by_piece_has_the_to_bytes_bytes(tmp_path):
     f = io.BytesIO()
     write_doc_bin_file(selected, f)
     assert f.getvalue() == selected.to_bytes()
+
+
+def _msgpack_state():
+    """What fast_msgpack may touch: srsly's two registries and catalogue's global registry."""
+    registries = (_msgpack_api.msgpack_encoders, _msgpack_api.msgpack_decoders)
+    return (
+        [(r.entry_points, dict(r.__dict__), list(r.get_all().items())) for r in registries],
+        {k: v for k, v in catalogue.REGISTRY.items() if k[:1] == ("srsly",)},
+    )
+
+
+def test_fast_msgpack_is_scoped_to_shard_io(tmp_path):
+    docs = corpus_docs()
+    before = _msgpack_state()
+    with fast_msgpack():
+        patched = _msgpack_state()
+        assert all("get_all" in attrs for _, attrs, _ in patched[0])
+        # the same encoders and decoders, in the same order, while patched
+        assert [items for _, _, items in patched[0]] == [items for _, _, items in before[0]]
+        assert write_docs(tmp_path / "a.spacy", docs) == len(docs)  # nested blocks share the patch
+        assert all("get_all" in r.__dict__ for r in (_msgpack_api.msgpack_encoders, _msgpack_api.msgpack_decoders))
+    assert _msgpack_state() == before
+    back = list(load_docs(tmp_path / "a.spacy"))
+    assert [d.user_data.get("title") for d in back] == [d.user_data.get("title") for d in docs]
+    assert _msgpack_state() == before
+    (tmp_path / "bad.spacy").write_bytes(b"not a DocBin")
+    with pytest.raises(NerbertError, match=r"bad\.spacy"):
+        read_doc_bin(tmp_path / "bad.spacy")
+    assert _msgpack_state() == before

@@ -313,7 +313,7 @@ def _shard_summary(path: Path) -> Dict:
         data = srsly.read_json(sidecar)
         if all(k in data for k in ("docs", "entities", "sentences_with")):
             return data
-    from .build import load_docs
+    from .shards import load_docs
 
     entities: Counter = Counter()
     sentences_with: Counter = Counter()
@@ -462,7 +462,7 @@ def _draw_and_write(
 ) -> Dict:
     """Pass 2 of :func:`balance_corpus`: stream one shard at a time into ``out_dir``/{train,dev};
     RETURNS the content of balance.json."""
-    from .build import load_docs, write_docs
+    from .shards import load_docs, write_docs
 
     after: Counter = Counter()
     n_written = {"train": 0, "dev": 0}

@@ -50,7 +50,8 @@ from .annotate import (
 )
 from .filtering import FILTER_RULES, FilterConfig, FilterPlan, filter_label_lists, make_filter_plan
 from .process import OutputLock, die_with_parent
-from .shards import add_doc, entity_label_lists, select_docs, write_doc_bin_file
+from .shards import entity_label_lists, fast_msgpack, read_doc_bin, select_docs, write_doc_bin
+from .shards import load_docs, write_docs  # noqa: F401  (shard I/O lives in .shards; old imports keep working)
 
 PathLike = Union[str, Path]
 ProgressFn = Callable[[str, int, int], None]
@@ -171,93 +172,6 @@ def plan_units(
             group = tuple((int(o), int(n)) for o, n in blocks[start : start + blocks_per_unit])
             units.append(WorkUnit(f"{stem}.b{start:07d}", str(dump), group))
     return units
-
-
-# ---------------------------------------------------------------- shard IO
-
-_VOCAB = None
-_MSGPACK_READY = False
-
-
-def fast_msgpack() -> None:
-    """Make srsly's msgpack encoder/decoder look-ups cheap in this process.
-
-    ``srsly.msgpack`` calls ``get_all()`` on two catalogue registries for every
-    pack/unpack: a rescan of every installed distribution's entry points plus a copy
-    of catalogue's global registry (thousands of entries once spaCy is loaded),
-    milliseconds per call and several calls per Doc (span groups, user data): more
-    than half of the build's time. Here the entry points found now are registered
-    explicitly (the rescan is turned off), and ``get_all`` is answered from a cache
-    that is recomputed whenever catalogue's registry grows, so encoders registered
-    later are still seen. Behaviour is unchanged; only the repeated scans go.
-    """
-    global _MSGPACK_READY
-    if _MSGPACK_READY:
-        return
-    import catalogue
-    from srsly import _msgpack_api
-
-    for registry in (_msgpack_api.msgpack_encoders, _msgpack_api.msgpack_decoders):
-        if getattr(registry, "entry_points", False):
-            for name, func in registry.get_entry_points().items():
-                if name not in registry:
-                    registry.register(name, func=func)
-            registry.entry_points = False
-        original = registry.get_all
-        state: Dict[str, Any] = {"size": -1, "value": {}}
-
-        def cached_get_all(original=original, state=state) -> Dict[str, Any]:
-            size = len(catalogue.REGISTRY)
-            if size != state["size"]:
-                state["value"] = original()
-                state["size"] = size
-            return dict(state["value"])
-
-        registry.get_all = cached_get_all  # type: ignore[method-assign]
-    _MSGPACK_READY = True
-
-
-def _vocab():
-    global _VOCAB
-    if _VOCAB is None:
-        from spacy.vocab import Vocab
-
-        _VOCAB = Vocab()
-    return _VOCAB
-
-
-def read_doc_bin(path: PathLike) -> DocBin:
-    """Read a shard (``.spacy``) as a DocBin; a corrupt file is a NerbertError naming it."""
-    path = Path(path)
-    fast_msgpack()
-    try:
-        return DocBin(store_user_data=True).from_disk(path)
-    except Exception as err:  # a corrupt shard is bad input, not a crash
-        raise NerbertError(f"not a readable DocBin ({err})", path) from err
-
-
-def load_docs(path: PathLike) -> Iterator[Doc]:
-    """Read the Docs of a shard (``.spacy``)."""
-    return read_doc_bin(path).get_docs(_vocab())
-
-
-def write_doc_bin(path: PathLike, doc_bin: DocBin) -> int:
-    """Write a DocBin to a shard atomically (the bytes of ``DocBin.to_disk``, without its
-    peak memory: :func:`~nerbert_spacy.corpus.shards.write_doc_bin_file`). RETURNS (int): number of docs."""
-    fast_msgpack()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            write_doc_bin_file(doc_bin, f)
-    return len(doc_bin)
-
-
-def write_docs(path: PathLike, docs: Iterable[Doc]) -> int:
-    """Write Docs to a shard atomically. RETURNS (int): number of docs."""
-    fast_msgpack()
-    doc_bin = DocBin(store_user_data=True)
-    for doc in docs:
-        add_doc(doc_bin, doc)
-    return write_doc_bin(path, doc_bin)
 
 
 def _signature(path: Optional[PathLike]) -> Optional[List[Any]]:
@@ -409,7 +323,6 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
             return counts
     from ..wikipedia.dump import DumpStats
 
-    fast_msgpack()
     try:
         from ..wikipedia.wikitext import wikitext_to_paragraphs
 
@@ -417,18 +330,19 @@ def annotate_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
         dump_stats = DumpStats()
         ann_stats = AnnotateStats()
         doc_bin = DocBin(store_user_data=True)
-        for page in _iter_unit_pages(unit, dump_stats):
-            try:
-                paragraphs = wikitext_to_paragraphs(page.text, page.title)
-            except NerbertError as err:
-                dump_stats.bad_pages += 1
-                dump_stats.error(_page_error(unit.dump, page.title, err))
-                continue
-            prefetch = getattr(annotator.typer, "prefetch", None)
-            if prefetch is not None:
-                prefetch(a.target for _, anchors in paragraphs for a in anchors)
-            for text, anchors in paragraphs:
-                annotator.add_to(doc_bin, text, anchors, ann_stats, title=page.title)
+        with fast_msgpack():  # span groups and user data are packed with srsly
+            for page in _iter_unit_pages(unit, dump_stats):
+                try:
+                    paragraphs = wikitext_to_paragraphs(page.text, page.title)
+                except NerbertError as err:
+                    dump_stats.bad_pages += 1
+                    dump_stats.error(_page_error(unit.dump, page.title, err))
+                    continue
+                prefetch = getattr(annotator.typer, "prefetch", None)
+                if prefetch is not None:
+                    prefetch(a.target for _, anchors in paragraphs for a in anchors)
+                for text, anchors in paragraphs:
+                    annotator.add_to(doc_bin, text, anchors, ann_stats, title=page.title)
         write_doc_bin(shard, doc_bin)
         if dump_stats.pages == 0 and not dump_stats.errors:
             dump_stats.error(f"{unit.dump}: no <page> element found (not a MediaWiki pages-articles export?)")
@@ -475,11 +389,12 @@ def filter_unit(task: Mapping[str, Any]) -> Dict[str, Any]:
         if summary.get("filter_key") == task["filter_key"]:
             summary["resumed"] = True
             return summary
-    raw = read_doc_bin(out / "raw" / f"{name}.spacy")
-    labels = entity_label_lists(raw)
-    rng = make_rng(task["seed"], "filter", name)
-    kept, dropped = filter_label_lists(labels, _plan_from_key(task["plan"]), rng)
-    write_doc_bin(shard, select_docs(raw, kept))
+    with fast_msgpack():  # select_docs unpacks every row's span groups
+        raw = read_doc_bin(out / "raw" / f"{name}.spacy")
+        labels = entity_label_lists(raw)
+        rng = make_rng(task["seed"], "filter", name)
+        kept, dropped = filter_label_lists(labels, _plan_from_key(task["plan"]), rng)
+        write_doc_bin(shard, select_docs(raw, kept))
     entities: Counter = Counter()
     sentences_with: Counter = Counter()
     for i in kept:

@@ -1,5 +1,10 @@
 """Shard I/O of the corpus build: DocBins written, read and filtered without a Doc per sentence.
 
+Every shard is read and written here (:func:`read_doc_bin`, :func:`load_docs`,
+:func:`write_doc_bin`, :func:`write_docs`), inside :func:`fast_msgpack`, which makes srsly's
+msgpack encoder/decoder look-ups cheap for as long as the shard I/O lasts and puts srsly's
+registries back as they were afterwards.
+
 spaCy's ``DocBin.add`` walks every token of a Doc in Python to collect its strings, and
 reading a shard back means one ``Doc`` per sentence; for the corpus build these were a
 large part of the time. Here:
@@ -21,15 +26,36 @@ Everything writes the ``DocBin`` format of the installed spaCy through its own
 """
 
 import struct
+import threading
 import zlib
-from typing import Any, BinaryIO, Dict, Iterable, List, Sequence, Set, Tuple
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Sequence, Set, Tuple, Union
 
 import numpy
 import srsly
 from spacy.attrs import ENT_ID, ENT_IOB, ENT_KB_ID, ENT_TYPE, IDS, LEMMA, SENT_START
 from spacy.tokens import Doc, DocBin
 
-__all__ = ["add_doc", "add_row", "doc_bin_of", "entity_label_lists", "select_docs", "write_doc_bin_file", "STRING_ATTRS"]
+from ..errors import NerbertError
+from ..util import atomic_path
+
+__all__ = [
+    "add_doc",
+    "add_row",
+    "doc_bin_of",
+    "entity_label_lists",
+    "fast_msgpack",
+    "load_docs",
+    "read_doc_bin",
+    "select_docs",
+    "write_doc_bin",
+    "write_doc_bin_file",
+    "write_docs",
+    "STRING_ATTRS",
+]
+
+PathLike = Union[str, Path]
 
 #: DocBin columns whose values are string hashes (``DocBin.add`` stores their strings).
 STRING_ATTRS = ("ORTH", "NORM", "LEMMA", "TAG", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID", "MORPH")
@@ -298,3 +324,127 @@ def doc_bin_of(docs: Sequence[Doc], store_user_data: bool = True) -> DocBin:
     for doc in docs:
         add_doc(doc_bin, doc)
     return doc_bin
+
+
+# ---------------------------------------------------------------- shard files
+
+_MSGPACK_LOCK = threading.Lock()
+_MSGPACK_DEPTH = 0
+
+
+def _msgpack_registries() -> Tuple[Any, Any]:
+    from srsly import _msgpack_api
+
+    return _msgpack_api.msgpack_encoders, _msgpack_api.msgpack_decoders
+
+
+def _cached_get_all(registry: Any) -> Any:
+    """``registry.get_all`` answered from a cache that is recomputed whenever catalogue's
+    global registry changes size (so an encoder registered meanwhile is still seen)."""
+    import catalogue
+
+    original = registry.get_all
+    state: Dict[str, Any] = {"size": -1, "value": {}}
+
+    def get_all() -> Dict[str, Any]:
+        size = len(catalogue.REGISTRY)
+        if size != state["size"]:
+            state["value"] = original()
+            state["size"] = size
+        return dict(state["value"])
+
+    return get_all
+
+
+@contextmanager
+def fast_msgpack() -> Iterator[None]:
+    """Make srsly's msgpack encoder/decoder look-ups cheap while the block runs.
+
+    ``srsly.msgpack`` calls ``get_all()`` on two catalogue registries for every pack/unpack:
+    a rescan of every installed distribution's entry points plus a copy of catalogue's global
+    registry (thousands of entries once spaCy is loaded), milliseconds per call and several
+    calls per Doc (span groups, user data): more than half of the corpus build's time. Inside
+    this block ``get_all`` is answered from a cache (recomputed whenever catalogue's registry
+    grows); the encoders and decoders are the same, in the same order, so the bytes are too.
+    On leaving the outermost block the registries are exactly as before: nothing is
+    registered, and the cached ``get_all`` is removed. Nested and concurrent (threads) blocks
+    share one patch.
+    """
+    global _MSGPACK_DEPTH
+    with _MSGPACK_LOCK:
+        if _MSGPACK_DEPTH == 0:
+            for registry in _msgpack_registries():
+                registry.get_all = _cached_get_all(registry)
+        _MSGPACK_DEPTH += 1
+    try:
+        yield
+    finally:
+        with _MSGPACK_LOCK:
+            _MSGPACK_DEPTH -= 1
+            if _MSGPACK_DEPTH == 0:
+                for registry in _msgpack_registries():
+                    registry.__dict__.pop("get_all", None)
+
+
+_VOCAB: Any = None
+
+
+def _vocab() -> Any:
+    global _VOCAB
+    if _VOCAB is None:
+        from spacy.vocab import Vocab
+
+        _VOCAB = Vocab()
+    return _VOCAB
+
+
+def read_doc_bin(path: PathLike) -> DocBin:
+    """Read a shard (``.spacy``) as a DocBin; a corrupt file is a NerbertError naming it.
+
+    path (str | Path): The shard.
+    RETURNS (DocBin): Its rows (with user data).
+    """
+    path = Path(path)
+    with fast_msgpack():
+        try:
+            return DocBin(store_user_data=True).from_disk(path)
+        except Exception as err:  # a corrupt shard is bad input, not a crash
+            raise NerbertError(f"not a readable DocBin ({err})", path) from err
+
+
+def load_docs(path: PathLike) -> Iterator[Doc]:
+    """The Docs of a shard (``.spacy``), in file order (all decoded before the first is returned).
+
+    path (str | Path): The shard.
+    RETURNS (Iterator[Doc]): Its Docs, over one shared Vocab.
+    """
+    with fast_msgpack():
+        docs = list(read_doc_bin(path).get_docs(_vocab()))
+    return iter(docs)
+
+
+def write_doc_bin(path: PathLike, doc_bin: DocBin) -> int:
+    """Write a DocBin to a shard atomically: the bytes of ``DocBin.to_disk``, without its
+    peak memory (:func:`write_doc_bin_file`).
+
+    path (str | Path): The shard.
+    doc_bin (DocBin): Its rows.
+    RETURNS (int): The number of Docs written.
+    """
+    with fast_msgpack(), atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write_doc_bin_file(doc_bin, f)
+    return len(doc_bin)
+
+
+def write_docs(path: PathLike, docs: Iterable[Doc]) -> int:
+    """Write Docs to a shard atomically (rows added with :func:`add_doc`).
+
+    path (str | Path): The shard.
+    docs (Iterable[Doc]): The Docs.
+    RETURNS (int): The number of Docs written.
+    """
+    with fast_msgpack():
+        doc_bin = DocBin(store_user_data=True)
+        for doc in docs:
+            add_doc(doc_bin, doc)
+        return write_doc_bin(path, doc_bin)

@@ -30,7 +30,6 @@ With ``checkpoint`` set to the folder of ``nerbert.checkpoint_resume.v2``
 Without ``checkpoint`` (the default, and old configs) the reader behaves as
 before: every run starts at epoch 0.
 """
-import functools
 import hashlib
 import json
 import os
@@ -38,13 +37,13 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Union
 
-import srsly
 from spacy.attrs import ORTH, SPACY
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
 
+from ..corpus.shards import fast_msgpack
 from ..errors import NerbertError
 from ..util import make_rng
 
@@ -353,27 +352,17 @@ def _same_tokens(nlp: Language, reference: Doc) -> Doc:
 
 
 def read_shard_docs(shard: Path, vocab: Any) -> List[Doc]:
-    """``list(DocBin().from_disk(shard).get_docs(vocab))``, with each Doc's user data decoded faster.
+    """``list(DocBin().from_disk(shard).get_docs(vocab))``, read inside the shard I/O's
+    :func:`~nerbert_spacy.corpus.shards.fast_msgpack`.
 
-    ``DocBin.get_docs`` decodes every Doc's user data with ``srsly.msgpack_loads``, which
-    looks up srsly's msgpack decoders through entry points on every call (about 2 ms a
-    Doc, most of the reader's time on a corpus with user data). Here the decoders are
-    looked up once per shard and the result is the same.
+    ``DocBin.get_docs`` decodes every Doc's user data and span groups with srsly's msgpack,
+    which looks up its decoders through entry points on every call (about 2 ms a Doc, most
+    of the reader's time on a corpus with user data); inside the block the look-up is cached
+    and the Docs are the same.
 
     shard (Path): A ``.spacy`` file.
     vocab (Vocab): The vocab of the Docs.
     RETURNS (List[Doc]): The Docs, in file order.
     """
-    doc_bin = DocBin().from_disk(shard)
-    user_data, doc_bin.user_data = doc_bin.user_data, []
-    docs = list(doc_bin.get_docs(vocab))
-    hook: Optional[Callable] = None
-    for decoder in srsly.msgpack.msgpack_decoders.get_all().values():
-        hook = functools.partial(decoder, chain=hook)
-    decode = hook or (lambda obj: obj)
-    for doc, data in zip(docs, user_data):
-        if data is not None:
-            doc.user_data.update(
-                srsly.msgpack.unpackb(data, raw=False, use_list=False, object_pairs_hook=lambda pairs: decode(dict(pairs)))
-            )
-    return docs
+    with fast_msgpack():
+        return list(DocBin().from_disk(shard).get_docs(vocab))

@@ -9,7 +9,9 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from nerbert_spacy.corpus.balancing import (
+    MappingBoosts,
     balance_corpus,
+    boosts_from_mappings,
     category_draws,
     dev_counts,
     draw_in_shard,
@@ -220,6 +222,35 @@ def test_target_boosts_reach_parents_and_children():
     with pytest.raises(NerbertError, match="at least one target category"):
         target_boosts(["ENTITY"])
 
+
+TREE_TTL = """@prefix dbo: <http://dbpedia.org/ontology/> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+dbo:Person a owl:Class ; rdfs:label "person"@en ; rdfs:subClassOf owl:Thing .
+dbo:Politician a owl:Class ; rdfs:label "politician"@en ; rdfs:subClassOf dbo:Person .
+dbo:Mayor a owl:Class ; rdfs:label "mayor"@en ; rdfs:subClassOf dbo:Politician .
+dbo:Band a owl:Class ; rdfs:label "band"@en ; rdfs:subClassOf owl:Thing .
+"""
+
+
+def test_boosts_from_mappings_reads_the_recorded_ontology(tmp_path):
+    onto = tmp_path / "tree.ttl"
+    onto.write_text(TREE_TTL, encoding="utf8")
+    mapping = tmp_path / "m.json"
+    srsly.write_json(mapping, {"politician": ["politician"], "person": [f"p{i}" for i in range(5)]})
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # no ontology given and none recorded: only the mapped categories
+    found = boosts_from_mappings(corpus, [mapping], boost=3, neighbour_boost=1.5, max_fanout=4)
+    assert found == MappingBoosts({"politician": 3.0}, ["politician"], ["m.json:person"], None)
+    # the ontology stats.json records gives the label tree: parent and child get the neighbour boost
+    srsly.write_json(corpus / "stats.json", {"inputs": {"ontology": str(onto)}})
+    found = boosts_from_mappings(corpus, [mapping], boost=3, neighbour_boost=1.5, max_fanout=4)
+    assert found.boosts == {"mayor": 1.5, "person": 1.5, "politician": 3.0} and found.ontology == onto
+    # max_fanout 0 keeps generic labels; an explicit ontology wins over the recorded one
+    srsly.write_json(corpus / "stats.json", {"inputs": {"ontology": str(tmp_path / "gone.ttl")}})
+    found = boosts_from_mappings(corpus, [mapping], max_fanout=0, ontology=onto)
+    assert found.skipped == [] and "p4" in found.targets and found.boosts["mayor"] == 2.0
 
 def test_targeted_balance_moves_the_mix_not_the_size(tmp_path):
     corpus = _write_corpus(tmp_path)

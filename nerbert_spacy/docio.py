@@ -7,7 +7,7 @@ callers never wrap spaCy's exceptions by hand and users never see a
 traceback for their own files.
 """
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .errors import NerbertError
 
@@ -125,3 +125,21 @@ def write_docbin(docs: Iterable["Doc"], path: PathLike, *, store_user_data: bool
     with atomic_path(path) as tmp:
         db.to_disk(tmp)
     return n
+
+
+def iter_jsonl(path: PathLike) -> Iterator[Tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSONL file.
+
+    Raises NerbertError naming the file and line for a line that is not JSON.
+    """
+    import json
+
+    path = Path(path)
+    with path.open("r", encoding="utf8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise NerbertError(f"invalid JSON ({err.msg} at column {err.colno})", path, f"line {n}") from None

@@ -364,7 +364,7 @@ def test_redirects_merged_from_parallel_units_equal_the_serial_pass(tmp_path):
     assert len(units) == 5
     index, meta = _type_index(units, [types], None, tmp_path / "out", None, workers=2)
     serial = collect_redirects([dump, plain])
-    merged = dict(index._db().execute("SELECT title, target FROM redirects").fetchall())
+    merged = dict(index.iter_redirects())
     assert merged == serial and meta["redirects_from_dumps"] == len(serial) == 6
     assert serial["Alias 0"] == "Page 10" and serial["Paris, France"] == "Paris"
     assert index.resolve("Alias 1") == "Page 11"

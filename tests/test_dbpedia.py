@@ -179,6 +179,20 @@ def test_type_index_nt(tmp_path):
     assert reopened.classes("Berlin") == ["City", "Settlement"] and reopened.stats["entities"] == 4
 
 
+def test_type_index_public_iterators(tmp_path):
+    src = write_nt(tmp_path / "types.nt", NT_LINES)
+    redirects = {"Berlin,_Germany": "Berlin", "NYC": "New_York_City", "Big_Apple": "NYC"}
+    idx = TypeIndex.build([src], tmp_path / "types.sqlite", redirects=redirects)
+    assert list(idx.iter_typed()) == [
+        ("AT&T", ["Company"]),
+        ("Berlin", ["City", "Settlement"]),
+        ("Café Tacuba", ["Band"]),
+        ("New York City", ["City"]),
+    ]
+    assert list(idx.iter_redirects()) == [("Berlin, Germany", "Berlin"), ("Big Apple", "NYC"), ("NYC", "New York City")]
+    assert idx.resolve("Big Apple") == "New York City"
+
+
 def test_type_index_turtle_prefixed_and_bz2(tmp_path):
     ttl = [
         "@prefix dbr: <http://dbpedia.org/resource/> .",

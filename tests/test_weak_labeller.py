@@ -2,18 +2,16 @@
 import pytest
 import spacy
 
-from nerbert_spacy.errors import NerbertError
-from nerbert_spacy.pipeline.weak_labeller import (
+from nerbert_spacy.corpus.gazetteer import (
     PRIORITY_BARE_TITLE,
     PRIORITY_REDIRECT,
     PRIORITY_TITLE,
-    GazetteerSource,
-    ModelSource,
-    combine,
     gazetteer_from_titles,
     read_gazetteer_file,
     title_to_names,
 )
+from nerbert_spacy.errors import NerbertError
+from nerbert_spacy.pipeline.weak_labeller import GazetteerSource, ModelSource, combine
 
 ENTRIES = [
     ("New York", "city"),
@@ -210,7 +208,7 @@ def dbpedia_files(tmp_path):
 def test_gazetteer_from_dbpedia_types_ontology_label_set(dbpedia_files):
     from collections import Counter
 
-    from nerbert_spacy.pipeline.weak_labeller import gazetteer_from_dbpedia
+    from nerbert_spacy.corpus.gazetteer import gazetteer_from_dbpedia
 
     stats = Counter()
     entries = list(gazetteer_from_dbpedia(dbpedia_files / "types.nt", dbpedia_files / "onto.ttl", "315",
@@ -246,7 +244,7 @@ def test_real_dbpedia_sample_gazetteer(shared_data):
     """The shared DBpedia sample (148,850 typed entities) typed with the 2016 ontology and 315 labels."""
     from collections import Counter
 
-    from nerbert_spacy.pipeline.weak_labeller import gazetteer_from_dbpedia
+    from nerbert_spacy.corpus.gazetteer import gazetteer_from_dbpedia
 
     db = shared_data / "dbpedia"
     stats = Counter()

@@ -19,7 +19,9 @@ in ``stats["malformed_lines"]`` with the first 20 messages (file + line) in
 """
 
 import bz2
+import itertools
 import json
+import operator
 import os
 import re
 import sqlite3
@@ -569,6 +571,27 @@ class TypeIndex:
             names = found.get(target) or (found.get(norms[t], []) if norms[t] != target else [])
             out[t] = sorted(names)
         return out
+
+    # -- iteration -----------------------------------------------------------
+    def iter_typed(self) -> Iterator[Tuple[str, List[str]]]:
+        """Every typed title of the index with its classes, in title order.
+
+        YIELDS (Tuple[str, List[str]]): ``(title, dbo class local names sorted)``.
+        """
+        rows = self._db().execute(
+            "SELECT t.title, c.name FROM types t JOIN classes c ON t.cls = c.id ORDER BY t.title, c.name"
+        )
+        for title, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+            yield title, [name for _, name in group]
+
+    def iter_redirects(self) -> Iterator[Tuple[str, str]]:
+        """Every redirect the index holds (DBpedia's and the dumps'), in title order.
+
+        YIELDS (Tuple[str, str]): ``(redirect title, its direct target)``; :meth:`resolve`
+            follows chains of them.
+        """
+        for title, target in self._db().execute("SELECT title, target FROM redirects ORDER BY title"):
+            yield title, target
 
     def __contains__(self, title: str) -> bool:
         return bool(self.classes(title))

@@ -22,6 +22,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
+from ..docio import iter_jsonl  # noqa: F401  (the format modules read JSONL through it)
 from ..errors import NerbertError
 from ..util import atomic_path
 
@@ -509,22 +510,6 @@ def get_nlp(nlp_or_vocab: Union[Language, Vocab, str, None], lang: str = "en") -
     if isinstance(nlp_or_vocab, Vocab):
         return spacy.blank(nlp_or_vocab.lang or lang, vocab=nlp_or_vocab)
     return spacy.blank(nlp_or_vocab or lang)
-
-
-def iter_jsonl(path: Union[str, Path]) -> Iterator[Tuple[int, Any]]:
-    """Yield ``(line_number, object)`` for each non-blank line of a JSONL file.
-
-    Raises NerbertError naming the file and line for a line that is not JSON.
-    """
-    path = Path(path)
-    with path.open("r", encoding="utf8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise NerbertError(f"invalid JSON ({err.msg} at column {err.colno})", path, f"line {n}") from None
 
 
 def read_json(path: Union[str, Path]) -> Any:

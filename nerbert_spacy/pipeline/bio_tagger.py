@@ -28,9 +28,9 @@ from spacy.vocab import Vocab
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from ..bio import biluo_to_bio, decode_bio, labels_to_tags
 from ..errors import NerbertError
 from . import architectures  # noqa: F401  (registers nerbert.BioTagger.v1)
-from ..bio import biluo_to_bio, decode_bio, labels_to_tags
 
 DEFAULT_MODEL_CONFIG = """
 [model]

@@ -16,9 +16,10 @@ so sources can be listed, compared and combined:
 The ``dbpedia_labeller`` component bundles a gazetteer and a model source;
 place it after the ``bio_tagger`` so it sees its predictions. Its names are
 loaded by ``initialize`` (a JSONL/TSV of names and labels, or a DBpedia types
-file + ontology + label set) and saved with the pipeline.
+file + ontology + label set) and saved with the pipeline. The names are built
+apart from the component, in :mod:`nerbert_spacy.corpus.gazetteer`; here they
+are only matched.
 """
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -30,15 +31,8 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
-from ..errors import NerbertError, require_file
-
-#: Priorities of gazetteer names (lower wins when one name has several labels).
-PRIORITY_TITLE = 0  # the entity's own title, e.g. "Angela Merkel"
-PRIORITY_REDIRECT = 1  # a redirect title, e.g. "Merkel" -> Angela_Merkel
-PRIORITY_BARE_TITLE = 2  # a title without its "(qualifier)", e.g. "Paris" from "Paris (band)"
-
-_QUALIFIER = re.compile(r"^(.*\S)\s+\([^()]*\)$")
-
+from ..corpus.gazetteer import PRIORITY_TITLE, gazetteer_from_dbpedia, read_gazetteer_file, write_gazetteer_file
+from ..errors import NerbertError
 
 class LabelSource:
     """A labelling source: ``find_spans(doc)`` proposes spans; calling it stores them in ``doc.spans[name]``."""
@@ -217,204 +211,6 @@ def combine(candidates: Sequence[Tuple[str, Sequence[Span]]], strategy: str = "p
             taken[i] = True
         chosen.append(first[k][1])
     return sorted(chosen, key=lambda s: s.start)
-
-
-# --------------------------------------------------------------------------- gazetteer files
-
-
-def read_gazetteer_file(path: Union[str, Path]) -> Iterator[Tuple[str, str, int]]:
-    """Yield ``(name, label, priority)`` from a JSONL (``{"name", "label"[, "priority"]}``)
-    or TSV (``name<TAB>label[<TAB>priority]``) file.
-
-    Raises NerbertError naming file and line for a malformed line.
-    """
-    from ..export.base import iter_jsonl
-
-    path = require_file(path, "gazetteer file")
-    if path.suffix == ".jsonl":
-        for n, rec in iter_jsonl(path):
-            if not isinstance(rec, dict) or not isinstance(rec.get("name"), str) or not isinstance(rec.get("label"), str):
-                raise NerbertError("expected an object with string 'name' and 'label'", path, f"line {n}")
-            yield rec["name"], rec["label"], int(rec.get("priority", PRIORITY_TITLE))
-        return
-    with path.open("r", encoding="utf8") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            cols = line.split("\t")
-            if len(cols) not in (2, 3) or not cols[0] or not cols[1]:
-                raise NerbertError("expected 'name<TAB>label[<TAB>priority]'", path, f"line {n}")
-            try:
-                prio = int(cols[2]) if len(cols) == 3 else PRIORITY_TITLE
-            except ValueError:
-                raise NerbertError(f"priority {cols[2]!r} is not an integer", path, f"line {n}") from None
-            yield cols[0], cols[1], prio
-
-
-def write_gazetteer_file(entries: Iterable[Tuple], path: Union[str, Path]) -> int:
-    """Write ``(name, label[, priority])`` entries as JSONL (atomically); returns the count."""
-    from ..util import atomic_path
-
-    n = 0
-    with atomic_path(path) as tmp:
-        with tmp.open("w", encoding="utf8") as f:
-            for e in entries:
-                rec = {"name": e[0], "label": e[1]}
-                if len(e) > 2:
-                    rec["priority"] = int(e[2])
-                f.write(srsly.json_dumps(rec) + "\n")
-                n += 1
-    return n
-
-
-def title_to_names(title: str) -> List[Tuple[str, int]]:
-    """Surface names of a Wikipedia title: the title itself (underscores as
-    spaces) and, for ``"X (qualifier)"``, the bare ``X`` at a lower priority."""
-    name = title.replace("_", " ").strip()
-    out = [(name, PRIORITY_TITLE)]
-    m = _QUALIFIER.match(name)
-    if m:
-        out.append((m.group(1), PRIORITY_BARE_TITLE))
-    return out
-
-
-def gazetteer_from_titles(
-    typed_titles: Iterable[Tuple[str, str]], redirects: Optional[Iterable[Tuple[str, str]]] = None
-) -> Iterator[Tuple[str, str, int]]:
-    """Gazetteer entries from ``(title, label)`` pairs and ``(redirect title, target title)`` pairs.
-
-    Redirects whose target has a label get that label (priority ``PRIORITY_REDIRECT``).
-    """
-    label_of: Dict[str, str] = {}
-    for title, label in typed_titles:
-        key = title.replace(" ", "_")
-        label_of[key] = label
-        for name, prio in title_to_names(title):
-            yield name, label, prio
-    for source, target in redirects or []:
-        label = label_of.get(target.replace(" ", "_"))
-        if label is not None:
-            yield source.replace("_", " ").strip(), label, PRIORITY_REDIRECT
-
-
-def read_redirects(path: Union[str, Path]) -> Iterator[Tuple[str, str]]:
-    """``(redirect title, target title)`` pairs from a TSV (``source<TAB>target``) or
-    JSONL (``{"source", "target"}``) file."""
-    from ..export.base import iter_jsonl
-
-    path = require_file(path, "redirects file")
-    if path.suffix == ".jsonl":
-        for n, rec in iter_jsonl(path):
-            if not isinstance(rec, dict) or "source" not in rec or "target" not in rec:
-                raise NerbertError("expected an object with 'source' and 'target'", path, f"line {n}")
-            yield str(rec["source"]), str(rec["target"])
-        return
-    with path.open("r", encoding="utf8") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if len(cols) != 2:
-                raise NerbertError("expected 'source<TAB>target'", path, f"line {n}")
-            yield cols[0], cols[1]
-
-
-def _is_sqlite(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(16) == b"SQLite format 3\x00"
-
-
-def _redirect_sources(redirects: Optional[Union[str, Path]]) -> Tuple[Optional[Dict[str, str]], List[Path]]:
-    """Redirects as a dict (Wikipedia dump, TSV, JSONL) or as DBpedia redirect files (NT/TTL)."""
-    if redirects is None:
-        return None, []
-    path = require_file(redirects, "redirects file")
-    name = path.name.lower()
-    if name.endswith((".xml", ".xml.bz2")):
-        from ..wikipedia.dump import collect_redirects
-
-        return collect_redirects([path]), []
-    if name.endswith((".nt", ".ttl", ".nt.bz2", ".ttl.bz2")):
-        return None, [path]
-    return dict(read_redirects(path)), []
-
-
-def gazetteer_from_dbpedia(
-    types: Union[str, Path],
-    ontology: Union[str, Path],
-    label_set: str = "315",
-    *,
-    redirects: Optional[Union[str, Path]] = None,
-    stats: Optional[Counter] = None,
-) -> Iterator[Tuple[str, str, int]]:
-    """Gazetteer entries typed through the DBpedia Ontology and a label set.
-
-    Every entity of the instance types whose classes the label set maps to a
-    label (``LabelSet.label_for``; untyped ``ENTITY`` is left out) gives its
-    title (and bare title without a "(qualifier)"); every redirect whose target
-    is such an entity gives the redirect title (priority ``PRIORITY_REDIRECT``).
-
-    types (str | Path): A type index built by ``TypeIndex.build`` (e.g. the
-        corpus builder's ``type_index.sqlite``, which already holds its
-        redirects) or DBpedia instance-types files (``.nt``/``.ttl``[``.bz2``]).
-    ontology (str | Path): DBpedia Ontology (``.owl``/``.nt``/``.ttl``).
-    label_set (str): Label set name for ``nerbert_spacy.labels.get_label_set``.
-    redirects (Optional[str | Path]): Extra redirects: a Wikipedia dump
-        (``.xml[.bz2]``), DBpedia redirects (``.ttl``/``.nt``[``.bz2``]), or TSV/JSONL.
-    stats (Optional[Counter]): Receives ``entities``, ``typed``, ``untyped``, ``redirects``.
-    YIELDS (Tuple[str, str, int]): ``(name, label, priority)``.
-    """
-    import tempfile
-
-    from ..dbpedia.ontology import Ontology
-    from ..dbpedia.types import TypeIndex
-    from ..labels import ENTITY, get_label_set
-
-    stats = stats if stats is not None else Counter()
-    labels = get_label_set(label_set, Ontology.load(ontology))
-    types = require_file(types, "DBpedia types file or type index")
-    red_map, red_files = _redirect_sources(redirects)
-    with tempfile.TemporaryDirectory() as tmp:
-        if _is_sqlite(types) and red_map is None and not red_files:
-            index = TypeIndex.open(types)
-        elif _is_sqlite(types):
-            raise NerbertError("extra redirects need the instance-types files, not a built type index", types)
-        else:
-            index = TypeIndex.build([types], Path(tmp) / "types.sqlite", redirects=red_map, redirect_files=red_files)
-        # TypeIndex answers lookups; the gazetteer needs every entry, read from its tables
-        db = index._db()
-        label_of: Dict[str, str] = {}
-        rows = db.execute("SELECT t.title, c.name FROM types t JOIN classes c ON t.cls = c.id ORDER BY t.title, c.name")
-        cur: Optional[str] = None
-        classes: List[str] = []
-
-        def emit(title: str, cls: List[str]) -> Iterator[Tuple[str, str, int]]:
-            stats["entities"] += 1
-            label = labels.label_for(cls)
-            if not label or label == ENTITY:
-                stats["untyped"] += 1
-                return
-            stats["typed"] += 1
-            label_of[title] = label
-            for name, prio in title_to_names(title):
-                yield name, label, prio
-
-        for title, cname in rows:
-            if title != cur and cur is not None:
-                yield from emit(cur, classes)
-                classes = []
-            cur = title
-            classes.append(cname)
-        if cur is not None:
-            yield from emit(cur, classes)
-        for src, _ in db.execute("SELECT title, target FROM redirects ORDER BY title").fetchall():
-            label = label_of.get(index.resolve(src))
-            if label is not None:
-                stats["redirects"] += 1
-                yield src, label, PRIORITY_REDIRECT
-        index.close()
 
 
 # --------------------------------------------------------------------------- the component

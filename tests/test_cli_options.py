@@ -236,10 +236,10 @@ class FakeRunner:
     def __init__(self, scheduler: str, workers: int) -> None:
         self.scheduler, self.workers = scheduler, workers
 
-    def __enter__(self) -> "FakeRunner":
+    def __enter__(self):
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
 
@@ -346,7 +346,7 @@ def case_model_encoder(tmp: Path) -> List[Run]:
 def case_model_info(tmp: Path) -> List[Run]:
     load = "nerbert_spacy.pipeline.callbacks:load_pipeline"
     config = ns(model_type="bert", hidden_size=8, num_hidden_layers=1)
-    trf = ns(model=ns(transformer=ns(config=config, parameters=lambda: [])))
+    trf = ns(model=ns(transformer=ns(config=config, parameters=list)))
     nlp = ns(pipe_names=["transformer", "bio_tagger"], meta={})
     return [Run(args={"pipeline": [str(tmp / "p")]}, expect={"pipeline": (load, 0, tmp / "p")},
                 patches={load: Recorder(nlp), "nerbert_spacy.pipeline.callbacks:find_transformer": Recorder(trf),

@@ -41,7 +41,7 @@ def fetch_default_dump(
         cmd = [sys.executable, "-m", "pip", "download", GENSIM_REQUIREMENT, "--no-deps", "--only-binary=:all:", "-d", tmp]
         if pip_runner is None:
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True)
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             except OSError as err:
                 raise NerbertError(f"could not run pip ({err}); download {GENSIM_REQUIREMENT} yourself") from err
             code, detail = proc.returncode, (proc.stderr or proc.stdout).strip().splitlines()[-1:]

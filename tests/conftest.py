@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny offline BERT, the shared benchmark data, CLI runner.
+"""Shared fixtures: a tiny offline BERT, the shared benchmark data, CLI runner, a tiny
+trained transformer + bio_tagger pipeline. Constants and builders shared by several test
+modules are in helpers.py; test modules never import each other (test_layout.py checks).
 
 Markers: ``slow`` (run by default, as in CI; deselect with ``-m "not slow"``
 while iterating) and ``gpu`` (skipped unless torch sees a CUDA device).
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from helpers import person_city_examples
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
@@ -130,3 +133,23 @@ def fake_pretrained(tmp_path) -> Path:
     nlp.add_pipe("_test_fake_tagger")
     nlp.to_disk(tmp_path / "pretrained")
     return tmp_path / "pretrained"
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tiny_bert, tmp_path_factory) -> Path:
+    """A transformer + bio_tagger (LOC, PER) trained a few steps on the tiny BERT, saved
+    (one per test module, so a module may change its copy)."""
+    from thinc.api import fix_random_seed
+
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("transformer", config={"model": {"name": str(tiny_bert)}})
+    nlp.add_pipe("bio_tagger")
+    examples = person_city_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 3e-3
+    for _ in range(6):
+        nlp.update(examples, sgd=optimizer)
+    path = tmp_path_factory.mktemp("hf") / "pipeline"
+    nlp.to_disk(path)
+    return path

@@ -5,6 +5,7 @@ import shutil
 import numpy
 import pytest
 import spacy
+from helpers import SENTENCES, person_city_examples
 from spacy.tokens import DocBin
 
 from nerbert_spacy.calibration import (
@@ -18,7 +19,6 @@ from nerbert_spacy.calibration import (
 )
 from nerbert_spacy.bio import decode_bio, labels_to_tags, spans_from_tags
 from nerbert_spacy.pipeline.bio_tagger import min_token_margin, tag_scores
-from test_hf import SENTENCES, _examples, pipeline_dir  # noqa: F401  (module fixture)
 
 TAGS = labels_to_tags(["A", "B"])
 
@@ -95,11 +95,11 @@ def test_fitted_temperature_is_the_nll_minimum():
 
 def _dev(tmp_path, nlp):
     path = tmp_path / "dev.spacy"
-    DocBin(docs=[eg.reference for eg in _examples(nlp)]).to_disk(path)
+    DocBin(docs=[eg.reference for eg in person_city_examples(nlp)]).to_disk(path)
     return path
 
 
-def test_calibrate_cli_writes_temperature_used_by_scores(cli_runner, pipeline_dir, tmp_path):  # noqa: F811
+def test_calibrate_cli_writes_temperature_used_by_scores(cli_runner, pipeline_dir, tmp_path):
     from nerbert_spacy.cli import app
 
     dev = _dev(tmp_path, spacy.blank("en"))
@@ -133,7 +133,7 @@ def _tags_of(nlp):
     return nlp.get_pipe("bio_tagger").tags
 
 
-def test_config_without_temperature_loads_unchanged(pipeline_dir, tmp_path):  # noqa: F811
+def test_config_without_temperature_loads_unchanged(pipeline_dir, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(pipeline_dir, old)
     cfg = (old / "config.cfg").read_text()
@@ -148,7 +148,7 @@ def test_config_without_temperature_loads_unchanged(pipeline_dir, tmp_path):  # 
         spacy.load(pipeline_dir, config={"components": {"bio_tagger": {"temperature": 0.0}}})
 
 
-def test_min_margin_attr(pipeline_dir):  # noqa: F811
+def test_min_margin_attr(pipeline_dir):
     nlp = spacy.load(pipeline_dir)
     doc = nlp(SENTENCES[1])
     _, (probs,) = tag_scores(nlp, [nlp.make_doc(SENTENCES[1])])

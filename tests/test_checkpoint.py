@@ -9,15 +9,15 @@ import shutil
 import numpy
 import pytest
 import spacy
+from helpers import CONFIGS, ID_TOKEN, write_id_shards
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train
 from spacy.util import load_config, registry
-from test_configs import CONFIGS
-from test_sharded_corpus import ID_TOKEN, write_id_shards
 
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.pipeline.checkpoint import (
     MARKER,
+    OPTIMIZER_ARRAYS,
     OPTIMIZER_INDEX,
     ParamNames,
     create_checkpoint_resume,
@@ -25,6 +25,7 @@ from nerbert_spacy.pipeline.checkpoint import (
     save_checkpoint,
 )
 from nerbert_spacy.pipeline.readers import ShardedCorpus
+
 
 def _config(tiny_train_overrides, checkpoint, every=1, max_steps=2, seed=0, version="v1", stream=False, **extra):
     overrides = dict(tiny_train_overrides)
@@ -141,6 +142,21 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(tmp_path, tiny
     # saved before update 4: 4 batches of 4 examples were trained on, batch 4 was drawn but not
     assert info["step"] == 4 and info["stream"]["examples"] == 16 and info["stream"]["epoch"] == 0
     assert info["optimizer"]["params"] > 0 and (ckpt / OPTIMIZER_INDEX).is_file()
+    # the position: 16 examples into epoch 0 of this corpus, read with these settings
+    stream = info["stream"]
+    reader = ShardedCorpus(tmp_path / "ids", shuffle=True, seed=0, gold_preproc=True)  # pretrain.cfg
+    assert stream["corpus"] == reader.fingerprint() and stream["settings"] == reader.settings()
+    assert stream["shard_file"] == reader.epoch_order(0)[stream["shard"]].name
+    # Adam's state: both moments of every parameter, updated 4 times, not all zero
+    index = json.loads((ckpt / OPTIMIZER_INDEX).read_text())
+    arrays = numpy.load(ckpt / OPTIMIZER_ARRAYS)
+    assert len(index["entries"]) == info["optimizer"]["params"] and index["schedule_steps"] == 4
+    assert {e["param"].split("/")[0] for e in index["entries"]} == {"transformer", "bio_tagger"}
+    for entry in index["entries"]:
+        assert entry["nr_update"] == 4, entry
+        mom1, mom2 = arrays[entry["mom1"]], arrays[entry["mom2"]]
+        assert mom1.shape == mom2.shape and numpy.isfinite(mom1).all() and (mom2 >= 0).all()
+    assert all(arrays[e["mom2"]].any() for e in index["entries"] if e["param"].startswith("bio_tagger"))
     kept = tmp_path / "kept"
     shutil.copytree(ckpt, kept)
 
@@ -206,10 +222,15 @@ def test_crash_during_swap_falls_back_to_prev(tmp_path):
     assert find_checkpoint(ckpt) == ckpt
 
 
-def test_bad_settings_and_foreign_folders(tmp_path):
-    noop = create_checkpoint_resume(None)
-    assert noop(spacy.blank("en"), {"step": 5, "epoch": 0}) is None
-    assert create_checkpoint_resume("null") is not None
+def test_bad_settings_and_foreign_folders(tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    for path in (None, "null", "None", ""):  # what a config's null can arrive as
+        noop = create_checkpoint_resume(path, every=1)
+        assert noop(spacy.blank("en"), {"step": 5, "epoch": 0}) is None
+        assert noop.__name__ == "no_checkpoints"
+    assert list(cwd.iterdir()) == []  # nothing saved, no folder called "null"
     with pytest.raises(NerbertError, match="at least 1"):
         create_checkpoint_resume(str(tmp_path / "c"), every=0)
     other = tmp_path / "something"

@@ -13,7 +13,7 @@ from nerbert_spacy.cli.corpus import app
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.wikipedia.default_dump import DEFAULT_DUMP, DEFAULT_DUMP_IN_WHEEL, fetch_default_dump
 
-from test_corpus_build import ONTOLOGY_TTL, TYPES_NT, write_dump
+from helpers import ONTOLOGY_TTL, TYPES_NT, write_dump
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def test_fetch_default_skips_when_present(shared_data, tmp_path):
 
 def test_blocks_per_unit_changes_the_number_of_units(cli_runner, tmp_path):
     """`--blocks-per-unit` reaches the build: 6 blocks are 6, 3 or 1 work units."""
-    from test_corpus_build import ARTICLE, page_xml, write_multistream
+    from helpers import ARTICLE, page_xml, write_multistream
 
     pages = [page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=i + 1) for i in range(12)]
     dump, _ = write_multistream(tmp_path, pages, per_block=2)

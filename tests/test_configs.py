@@ -1,14 +1,13 @@
 """Every config in configs/: values the paper fixes, init_nlp + 2 training steps on the tiny BERT."""
-from pathlib import Path
+import os
 
 import pytest
+from helpers import CONFIGS
 from spacy.tokens import Doc, DocBin
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train
 from spacy.util import load_config
 from spacy.vocab import Vocab
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 ALL_CONFIGS = sorted(CONFIGS.glob("*.cfg"))
 
@@ -18,22 +17,40 @@ def test_there_are_configs():
     assert {"pretrain.cfg", "finetune.cfg"} <= names
 
 
+def _head_weights(nlp):
+    layer = nlp.get_pipe("bio_tagger").model.get_ref("output_layer")
+    return layer.ops.to_numpy(layer.get_param("W")).copy()
+
+
+def _train_and_check(nlp, out):
+    """Train ``nlp`` into ``out``; check the saved pipelines trained, score and tag PER/LOC."""
+    import numpy
+    import spacy
+
+    initial = _head_weights(nlp)
+    out.mkdir()
+    with open(os.devnull, "w") as devnull:
+        train(nlp, out, stdout=devnull)
+    for name in ("model-best", "model-last"):
+        loaded = spacy.load(out / name)
+        assert loaded.pipe_names == ["transformer", "bio_tagger"]
+        assert loaded.get_pipe("bio_tagger").labels == ("LOC", "PER")
+        assert not numpy.array_equal(_head_weights(loaded), initial), f"{name}: the head did not train"
+        score = loaded.meta["performance"]["ents_f"]
+        assert 0.0 <= score <= 1.0
+        doc = loaded("the president John Smith was born in Paris .")
+        assert {span.label_ for span in doc.spans["bio_tagger"]} <= {"LOC", "PER"}
+        assert doc.ents == tuple(doc.spans["bio_tagger"])  # the final choice is the tagger's
+    return loaded
+
+
 @pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: p.name)
 def test_config_inits_and_trains_two_steps(path, tmp_path, tiny_train_overrides):
     config = load_config(path, overrides=tiny_train_overrides, interpolate=False)
     nlp = init_nlp(config)
     assert nlp.pipe_names == ["transformer", "bio_tagger"]
     assert nlp.get_pipe("bio_tagger").labels == ("LOC", "PER")
-    out = tmp_path / "out"
-    out.mkdir()
-    nlp, _ = train(nlp, out, stdout=open("/dev/null", "w"))
-    assert (out / "model-best" / "config.cfg").is_file()
-    assert (out / "model-last" / "bio_tagger" / "model").is_file()
-    import spacy
-
-    loaded = spacy.load(out / "model-best")
-    doc = loaded("the president John Smith was born in Paris .")
-    assert "bio_tagger" in doc.spans
+    _train_and_check(nlp, tmp_path / "out")
 
 
 def test_pretrain_streaming_reader_trains(tmp_path, tiny_train_overrides):
@@ -41,10 +58,8 @@ def test_pretrain_streaming_reader_trains(tmp_path, tiny_train_overrides):
     overrides.update({"training.train_corpus": "corpora.train_stream", "training.max_epochs": -1})
     config = load_config(CONFIGS / "pretrain.cfg", overrides=overrides, interpolate=False)
     nlp = init_nlp(config)
-    out = tmp_path / "out"
-    out.mkdir()
-    nlp, _ = train(nlp, out, stdout=open("/dev/null", "w"))
-    assert (out / "model-last").is_dir()
+    assert config["corpora"]["train_stream"]["@readers"] == "nerbert.ShardedCorpus.v1"
+    _train_and_check(nlp, tmp_path / "out")
 
 
 def test_paper_settings():

@@ -1,12 +1,21 @@
 """The corpus build end to end on small inline dumps, types and ontology: counts,
 resume, determinism across worker counts, bad input, multistream units."""
 
-import bz2
 import json
-from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
+from helpers import (
+    ARTICLE,
+    LOW,
+    ROOT,
+    TYPES_NT,
+    article_pages,
+    page_xml,
+    write_build_inputs,
+    write_dump,
+    write_multistream,
+    write_ontology_and_types,
+)
 
 from nerbert_spacy.corpus.build import (
     WorkUnit,
@@ -19,94 +28,11 @@ from nerbert_spacy.corpus.build import (
 from nerbert_spacy.corpus.filtering import FilterConfig
 from nerbert_spacy.errors import NerbertError
 
-ROOT = Path(__file__).resolve().parent.parent
-
-ONTOLOGY_TTL = """@prefix dbo: <http://dbpedia.org/ontology/> .
-@prefix owl: <http://www.w3.org/2002/07/owl#> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-dbo:Agent a owl:Class ; rdfs:label "agent"@en ; rdfs:subClassOf owl:Thing .
-dbo:Person a owl:Class ; rdfs:label "person"@en ; rdfs:subClassOf dbo:Agent .
-dbo:Artist a owl:Class ; rdfs:label "artist"@en ; rdfs:subClassOf dbo:Person .
-dbo:Writer a owl:Class ; rdfs:label "writer"@en ; rdfs:subClassOf dbo:Artist .
-dbo:Place a owl:Class ; rdfs:label "place"@en ; rdfs:subClassOf owl:Thing .
-dbo:PopulatedPlace a owl:Class ; rdfs:label "populated place"@en ; rdfs:subClassOf dbo:Place .
-dbo:Settlement a owl:Class ; rdfs:label "settlement"@en ; rdfs:subClassOf dbo:PopulatedPlace .
-dbo:City a owl:Class ; rdfs:label "city"@en ; rdfs:subClassOf dbo:Settlement .
-dbo:Country a owl:Class ; rdfs:label "country"@en ; rdfs:subClassOf dbo:PopulatedPlace .
-dbo:Organisation a owl:Class ; rdfs:label "organisation"@en ; rdfs:subClassOf dbo:Agent .
-dbo:Company a owl:Class ; rdfs:label "company"@en ; rdfs:subClassOf dbo:Organisation .
-dbo:Species a owl:Class ; rdfs:label "species"@en ; rdfs:subClassOf owl:Thing .
-dbo:Eukaryote a owl:Class ; rdfs:label "eukaryote"@en ; rdfs:subClassOf dbo:Species .
-dbo:Plant a owl:Class ; rdfs:label "plant"@en ; rdfs:subClassOf dbo:Eukaryote .
-"""
-
-RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
-TYPES = {
-    "Victor_Hugo": "Writer",
-    "Paris": "City",
-    "France": "Country",
-    "Acme_Corp": "Company",
-    "Moss": "Plant",
-}
-TYPES_NT = "".join(
-    f"<http://dbpedia.org/resource/{t}> {RDF_TYPE} <http://dbpedia.org/ontology/{c}> .\n"
-    for t, c in TYPES.items()
-)
-
-ARTICLE = (
-    "'''{title}''' is a page.<ref>A reference with [[Nowhere]].</ref> "
-    "[[Victor Hugo]] was born in [[Paris, France|Paris]] in [[France]]. "
-    "He liked [[moss]]es and [[Acme Corp]] shares.\n\n"
-    "{{{{Infobox thing|name=x}}}}\n"
-    "The [[Unknown Thing]] and the [[Other Thing|other one]] met [[Victor Hugo]] in [[Paris]].\n\n"
-    "A sentence with no link at all.\n"
-)
-
-
-def page_xml(title, text=None, redirect=None, ns=0, page_id=1):
-    redirect_xml = f'<redirect title="{escape(redirect)}" />' if redirect else ""
-    body = f"#REDIRECT [[{redirect}]]" if redirect else text
-    return (
-        f"<page><title>{escape(title)}</title><ns>{ns}</ns><id>{page_id}</id>{redirect_xml}"
-        f'<revision><id>{page_id}</id><text xml:space="preserve">{escape(body)}</text></revision></page>\n'
-    )
-
-
-HEADER = '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">\n'
-
-
-def write_dump(path, n_articles=6, prefix="Page", with_specials=True, start_id=1):
-    pages = [
-        page_xml(f"{prefix} {i}", ARTICLE.format(title=f"{prefix} {i}"), page_id=start_id + i)
-        for i in range(n_articles)
-    ]
-    if with_specials:
-        pages.append(page_xml("Paris, France", redirect="Paris", page_id=start_id + 100))
-        pages.append(
-            page_xml(
-                "Mercury (disambiguation)",
-                "'''Mercury''' may refer to:\n* [[Mercury (planet)]]\n{{disambiguation}}",
-                page_id=start_id + 101,
-            )
-        )
-        pages.append(page_xml("Talk:Paris", "Talk about [[Paris]].", ns=1, page_id=start_id + 102))
-    xml = HEADER + "".join(pages) + "</mediawiki>\n"
-    path.write_bytes(bz2.compress(xml.encode("utf8")))
-    return path
-
 
 @pytest.fixture
 def inputs(tmp_path):
-    onto = tmp_path / "ontology.ttl"
-    onto.write_text(ONTOLOGY_TTL, encoding="utf8")
-    types = tmp_path / "types.nt"
-    types.write_text(TYPES_NT, encoding="utf8")
-    d1 = write_dump(tmp_path / "wiki-a.xml.bz2", prefix="Alpha")
-    d2 = write_dump(tmp_path / "wiki-b.xml.bz2", prefix="Beta", with_specials=False, start_id=1000)
-    return {"dumps": [d1, d2], "ontology": onto, "types": [types], "tmp": tmp_path}
-
-
-LOW = FilterConfig(min_count=2, top_k=20)
+    beta = {"prefix": "Beta", "with_specials": False, "start_id": 1000}
+    return write_build_inputs(tmp_path, [{"prefix": "Alpha"}, beta])
 
 
 def build(inputs, out, **kwargs):
@@ -277,30 +203,9 @@ def test_run_tasks_keeps_order_and_reports_progress():
     assert run_tasks(_square, list(range(6)), workers=2) == [0, 1, 4, 9, 16, 25]
 
 
-def write_multistream(folder, pages, per_block=2, name="enwiki-test-pages-articles-multistream"):
-    """A multistream dump (header stream, one bz2 stream per ``per_block`` pages, footer stream)
-    and its Wikimedia-style index beside it. RETURNS (dump, index)."""
-    groups = [pages[i : i + per_block] for i in range(0, len(pages), per_block)]
-    blocks = [HEADER.encode("utf8")] + ["".join(g).encode("utf8") for g in groups] + [b"</mediawiki>\n"]
-    dump = folder / f"{name}.xml.bz2"
-    index_lines, offset, data, pid = [], 0, b"", 0
-    for n, block in enumerate(blocks):
-        comp = bz2.compress(block)
-        for _ in groups[n - 1] if 1 <= n <= len(groups) else []:
-            pid += 1
-            index_lines.append(f"{offset}:{pid}:Page {pid - 1}")
-        data += comp
-        offset += len(comp)
-    dump.write_bytes(data)
-    index = folder / f"{name.replace('multistream', 'multistream-index')}.txt.bz2"
-    index.write_bytes(bz2.compress(("\n".join(index_lines) + "\n").encode("utf8")))
-    return dump, index
-
-
 def test_multistream_units(tmp_path):
     """A multistream dump (one bz2 stream per block) + its index -> one unit per block group."""
-    pages = [page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=i + 1) for i in range(6)]
-    dump, index = write_multistream(tmp_path, pages)
+    dump, index = write_multistream(tmp_path, article_pages(6))
     assert find_multistream_index(dump) == index
     units = plan_units([dump], blocks_per_unit=2)
     assert [u.name for u in units] == [
@@ -308,10 +213,7 @@ def test_multistream_units(tmp_path):
         "enwiki-test-pages-articles-multistream.b0000002",
     ]
     assert len(units[0].blocks) == 2 and len(units[1].blocks) == 1
-    onto = tmp_path / "o.ttl"
-    onto.write_text(ONTOLOGY_TTL)
-    types = tmp_path / "t.nt"
-    types.write_text(TYPES_NT)
+    onto, types = write_ontology_and_types(tmp_path)
     stats = build_corpus([dump], onto, [types], tmp_path / "out", blocks_per_unit=2, filter_config=LOW)
     assert stats["units"] == 2 and stats["articles"] == 6
     assert sorted(p.name for p in (tmp_path / "out" / "shards").glob("*.spacy")) == [

@@ -16,25 +16,26 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import (
+    HEADER,
+    LOW,
+    article_pages,
+    page_xml,
+    write_build_inputs,
+    write_multistream,
+    write_ontology_and_types,
+)
 
 from nerbert_spacy.cli.corpus import app
 from nerbert_spacy.corpus.balancing import balance_corpus
 from nerbert_spacy.corpus.build import build_corpus
 from nerbert_spacy.errors import NerbertError
 
-from test_corpus_build import HEADER, LOW, ONTOLOGY_TTL, TYPES_NT, page_xml, write_dump
-
-
 
 @pytest.fixture
 def inputs(tmp_path):
-    onto = tmp_path / "ontology.ttl"
-    onto.write_text(ONTOLOGY_TTL, encoding="utf8")
-    types = tmp_path / "types.nt"
-    types.write_text(TYPES_NT, encoding="utf8")
-    d1 = write_dump(tmp_path / "wiki-a.xml.bz2", n_articles=6, prefix="Alpha")
-    d2 = write_dump(tmp_path / "wiki-b.xml.bz2", n_articles=6, prefix="Beta", with_specials=False, start_id=1000)
-    return {"dumps": [d1, d2], "ontology": onto, "types": [types], "tmp": tmp_path}
+    beta = {"n_articles": 6, "prefix": "Beta", "with_specials": False, "start_id": 1000}
+    return write_build_inputs(tmp_path, [{"n_articles": 6, "prefix": "Alpha"}, beta])
 
 
 def snapshot(folder: Path, names=("train", "dev", "balance.json", "balance.png")):
@@ -285,13 +286,8 @@ def test_a_killed_dask_worker_then_a_rerun_give_the_uninterrupted_output(tmp_pat
     from nerbert_spacy.corpus import build as B
     from nerbert_spacy.corpus.distributed import DaskRunner
 
-    from test_corpus_build import ARTICLE, write_multistream
-
-    pages = [page_xml(f"Page {i}", ARTICLE.format(title=f"Page {i}"), page_id=i + 1) for i in range(12)]
-    dump, _ = write_multistream(tmp_path, pages, per_block=2)
-    onto, types = tmp_path / "o.ttl", tmp_path / "t.nt"
-    onto.write_text(ONTOLOGY_TTL)
-    types.write_text(TYPES_NT)
+    dump, _ = write_multistream(tmp_path, article_pages(12), per_block=2)
+    onto, types = write_ontology_and_types(tmp_path, "o.ttl", "t.nt")
     options = dict(blocks_per_unit=1, filter_config=LOW, seed=3)
     reference = build_corpus([dump], onto, [types], tmp_path / "reference", **options)
     killed = []

@@ -4,7 +4,7 @@ stats as the single-process path, resume, task order and errors, unreachable sch
 import socket
 
 import pytest
-from test_corpus_build import LOW, ONTOLOGY_TTL, TYPES_NT, write_dump
+from helpers import LOW, write_build_inputs
 
 from nerbert_spacy.corpus.build import build_corpus
 from nerbert_spacy.corpus.distributed import (
@@ -24,16 +24,14 @@ def runner():
 
 @pytest.fixture
 def inputs(tmp_path):
-    onto = tmp_path / "ontology.ttl"
-    onto.write_text(ONTOLOGY_TTL, encoding="utf8")
-    types = tmp_path / "types.nt"
-    types.write_text(TYPES_NT, encoding="utf8")
-    dumps = [
-        write_dump(tmp_path / "wiki-a.xml.bz2", prefix="Alpha", n_articles=5),
-        write_dump(tmp_path / "wiki-b.xml.bz2", prefix="Beta", n_articles=4, with_specials=False, start_id=1000),
-        write_dump(tmp_path / "wiki-c.xml.bz2", prefix="Gamma", n_articles=3, with_specials=False, start_id=2000),
-    ]
-    return {"dumps": dumps, "ontology": onto, "types": [types], "tmp": tmp_path}
+    return write_build_inputs(
+        tmp_path,
+        [
+            {"prefix": "Alpha", "n_articles": 5},
+            {"prefix": "Beta", "n_articles": 4, "with_specials": False, "start_id": 1000},
+            {"prefix": "Gamma", "n_articles": 3, "with_specials": False, "start_id": 2000},
+        ],
+    )
 
 
 def _build(inputs, out, **kwargs):

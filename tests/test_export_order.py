@@ -9,7 +9,6 @@ from spacy.tokens import DocBin, Span
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.export import export_docs, import_docs, span_provenance, uncertainty_score
 from nerbert_spacy.export.base import ImportReport, read_provenance
-from test_hf import pipeline_dir  # noqa: F401  (module fixture)
 
 TEXTS = [
     "Angela Merkel visited Paris .",  # entities 0.9, 0.6 -> 0.6
@@ -93,7 +92,7 @@ def test_order_errors(scored_docbin, tmp_path):
         export_docs(scored_docbin, "prodigy", tmp_path / "x.jsonl", order="random")
 
 
-def test_cli_orders_pipeline_predictions(cli_runner, pipeline_dir, tmp_path):  # noqa: F811
+def test_cli_orders_pipeline_predictions(cli_runner, pipeline_dir, tmp_path):
     from nerbert_spacy.cli import app
 
     texts = ["the president John Smith was born in Paris .", "members of the party .", "Paul Smith won ."]

@@ -10,22 +10,16 @@ import numpy
 import pytest
 import spacy
 import torch
-from spacy.tokens import Doc, Span
-from spacy.training import Example
+from helpers import SENTENCES
+from spacy.tokens import Span
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config
-from thinc.api import fix_random_seed
 
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.hf import bio_labels_from_tags, compare_with_hf, export_hf, first_subword_index, import_hf
 from nerbert_spacy.pipeline.bio_tagger import tag_scores
 
 FINETUNE = Path(__file__).resolve().parent.parent / "configs" / "finetune.cfg"
-SENTENCES = [
-    "the president John Smith was born in Paris .",
-    "Paul Smith, the minister, visited London and Berlin in 2001!",
-    "Members of the national party elected John Paul.",
-]
 
 # Runs in a fresh interpreter: transformers only; fails if any project (or spaCy) module got imported.
 HF_SCRIPT = r"""
@@ -48,36 +42,6 @@ out["pipeline"] = [[{"entity_group": e["entity_group"], "start": int(e["start"])
 out["leaked"] = sorted(m for m in sys.modules if m.split(".")[0] in ("nerbert_spacy", "spacy", "thinc"))
 print(json.dumps(out))
 """
-
-
-def _examples(nlp):
-    examples = []
-    people = [("John", "Smith"), ("Paul", "Smith"), ("John", "Paul")]
-    cities = ["Paris", "London", "Berlin"]
-    for i in range(9):
-        first, last = people[i % 3]
-        words = ["the", "president", first, last, "was", "born", "in", cities[i % 3], "."]
-        ref = Doc(nlp.vocab, words=words)
-        ref.ents = [Span(ref, 2, 4, "PER"), Span(ref, 7, 8, "LOC")]
-        examples.append(Example(Doc(nlp.vocab, words=words), ref))
-    return examples
-
-
-@pytest.fixture(scope="module")
-def pipeline_dir(tiny_bert, tmp_path_factory):
-    """A transformer + bio_tagger (LOC, PER) trained a few steps, saved."""
-    fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("transformer", config={"model": {"name": str(tiny_bert)}})
-    nlp.add_pipe("bio_tagger")
-    examples = _examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 3e-3
-    for _ in range(6):
-        nlp.update(examples, sgd=optimizer)
-    path = tmp_path_factory.mktemp("hf") / "pipeline"
-    nlp.to_disk(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -7,46 +7,13 @@ from typing import List
 
 import pytest
 import spacy
-from spacy.tokens import Doc, DocBin, Span
+from helpers import ID_TOKEN, write_id_shards
+from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.pipeline.checkpoint import MARKER, read_checkpoint_info, save_checkpoint
 from nerbert_spacy.pipeline.readers import ShardedCorpus, StreamPosition, create_sharded_corpus, stream_for_checkpoint
-
-ID_TOKEN = 4  # index of the sentence id (``w17``) in each sentence
-
-
-def sentence(sid: int) -> List[str]:
-    return ["the", "president", "John", "Smith", f"w{sid}", "born", "in", ["Paris", "London"][sid % 2], "."]
-
-
-def write_id_shards(folder: Path, sizes=(5, 3, 6, 4), sents_per_doc: int = 1) -> List[str]:
-    """Shards of PER/LOC sentences, each with a unique id token; RETURNS all ids, in file order.
-
-    With ``sents_per_doc > 1`` a doc holds that many sentences (sentence starts set), so
-    ``gold_preproc`` makes several examples of one doc. Each shard also holds an empty doc.
-    """
-    vocab = Vocab()
-    folder.mkdir(parents=True, exist_ok=True)
-    ids, sid = [], 0
-    for s, n_docs in enumerate(sizes):
-        db = DocBin(store_user_data=True)
-        for _ in range(n_docs):
-            words, starts, ents = [], [], []
-            for _ in range(sents_per_doc):
-                base = len(words)
-                words += sentence(sid)
-                starts += [True] + [False] * (len(sentence(sid)) - 1)
-                ents += [(base + 2, base + 4, "PER"), (base + 7, base + 8, "LOC")]
-                ids.append(f"w{sid}")
-                sid += 1
-            doc = Doc(vocab, words=words, sent_starts=starts if sents_per_doc > 1 else None)
-            doc.ents = [Span(doc, a, b, label) for a, b, label in ents]
-            db.add(doc)
-        db.add(Doc(vocab, words=[]))
-        db.to_disk(folder / f"shard-{s:03d}.spacy")
-    return ids
 
 
 def ids_of(examples) -> List[str]:

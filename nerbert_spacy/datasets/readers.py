@@ -112,8 +112,9 @@ def normalise_label(label: str) -> str:
     return _WS.sub("_", label.strip()).lower()
 
 
-def _parse_tag(tag: str, scheme: str) -> Tuple[str, str]:
-    """Split a raw tag into (prefix, label); prefix in O/B/I/E/S. Raises ValueError."""
+def _parse_tag(tag: str, scheme: str, label_fn: Callable[[str], str] = normalise_label) -> Tuple[str, str]:
+    """Split a raw tag into (prefix, label); prefix in O/B/I/E/S, the label passed through
+    ``label_fn``. Raises ValueError."""
     tag = tag.strip()
     if tag in ("O", "o"):
         return "O", ""
@@ -124,13 +125,11 @@ def _parse_tag(tag: str, scheme: str) -> Tuple[str, str]:
         prefix = {"L": "E", "U": "S"}.get(prefix, prefix)
         if prefix in "ES" and scheme not in ("bioes", "auto"):
             raise ValueError(f"tag {tag!r} uses an E-/S- prefix, which the {scheme} scheme does not allow")
-        if prefix == "B" and scheme == "io":
-            # a B- in IO data is harmless: it marks a start explicitly
-            return "B", normalise_label(label)
-        return prefix, normalise_label(label)
+        # a B- in IO data is harmless: it marks a start explicitly
+        return prefix, label_fn(label)
     if scheme == "io" and tag and not any(c.isspace() for c in tag):
         # bare label in IO data ("PER")
-        return "I", normalise_label(tag)
+        return "I", label_fn(tag)
     raise ValueError(
         f"invalid tag {tag!r} (expected O, B-<label> or I-<label>"
         + (", E-/S-<label>" if scheme in ("bioes", "auto") else "")
@@ -138,12 +137,16 @@ def _parse_tag(tag: str, scheme: str) -> Tuple[str, str]:
     )
 
 
-def to_bio(parsed: List[Tuple[str, str]], scheme: str, stats: ReadStats) -> List[str]:
+def to_bio(
+    parsed: List[Tuple[str, str]], scheme: str, stats: ReadStats, repaired: Optional[List[int]] = None
+) -> List[str]:
     """Turn parsed (prefix, label) pairs into valid BIO tags, counting every change.
 
     parsed (List[Tuple[str, str]]): (prefix, label) per token, prefix in O/B/I/E/S.
     scheme (str): The source scheme ("bio", "io", "bioes", "auto").
     stats (ReadStats): Counters to update (``bio_repairs``, ``io_to_bio``, ``bioes_to_bio``).
+    repaired (Optional[List[int]]): Receives the positions of the ``I-``/``E-`` tags that
+        open an entity and were read as ``B-`` (the ``bio_repairs``).
     RETURNS (List[str]): Valid BIO tags.
     """
     out: List[str] = []
@@ -167,6 +170,8 @@ def to_bio(parsed: List[Tuple[str, str]], scheme: str, stats: ReadStats) -> List
                     stats.io_to_bio += 1
                 else:
                     stats.bio_repairs += 1
+                    if repaired is not None:
+                        repaired.append(len(out) - 1)
         # after an E-/S- the entity is closed
         prev_prefix = "O" if prefix in ("E", "S", "O") else prefix
         prev_label = label
@@ -181,9 +186,10 @@ def _count(sent_tags: List[str], stats: ReadStats) -> None:
             stats.labels[label] = stats.labels.get(label, 0) + 1
 
 
-def _read_text(path: PathLike) -> Tuple[Path, str]:
-    """Read a UTF-8 file (BOM allowed); NerbertError with the line of a bad byte."""
-    p = require_file(path, "data file")
+def read_text(path: PathLike, what: str = "data file", allow_empty: bool = False) -> Tuple[Path, str]:
+    """Read a UTF-8 file (BOM allowed); NerbertError with the line of a bad byte, and for
+    an empty file unless ``allow_empty``."""
+    p = require_file(path, what)
     data = p.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -195,7 +201,7 @@ def _read_text(path: PathLike) -> Tuple[Path, str]:
             p,
             f"line {line}",
         ) from None
-    if not text.strip():
+    if not text.strip() and not allow_empty:
         raise NerbertError("is empty", p)
     return p, text
 
@@ -220,20 +226,30 @@ def _read_token_lines(
     scheme: str,
     stats: ReadStats,
     parse_line: Callable[[str, int], _TokenLine],
+    *,
+    label_fn: Callable[[str], str] = normalise_label,
+    on_repair: Optional[Callable[[int, str, str], None]] = None,
+    require_sentences: bool = True,
 ) -> List[Sentence]:
     """The loop shared by the column readers: one token per line, a blank line
     between sentences, ``-DOCSTART-`` (as a line or as the token) ends a sentence
-    and is skipped, empty ``O`` tokens are dropped and counted."""
+    and is skipped, empty ``O`` tokens are dropped and counted. ``on_repair(line,
+    raw tag, BIO tag)`` hears of every ``I-``/``E-`` tag read as ``B-``."""
     sentences: List[Sentence] = []
     tokens: List[str] = []
     parsed: List[Tuple[str, str]] = []
     spaces: List[Optional[bool]] = []
+    raw_tags: List[Tuple[int, str]] = []  # (line, raw tag) per token, for on_repair
     start_line = 0
 
     def flush() -> None:
-        nonlocal tokens, parsed, spaces
+        nonlocal tokens, parsed, spaces, raw_tags
         if tokens:
-            tags = to_bio(parsed, scheme, stats)
+            repaired: List[int] = []
+            tags = to_bio(parsed, scheme, stats, repaired)
+            if on_repair is not None:
+                for i in repaired:
+                    on_repair(raw_tags[i][0], raw_tags[i][1], tags[i])
             _count(tags, stats)
             known = None
             if any(sp is not None for sp in spaces):
@@ -244,7 +260,7 @@ def _read_token_lines(
             stats.tokens += len(tokens)
         elif start_line:
             stats.empty_sentences_dropped += 1
-        tokens, parsed, spaces = [], [], []
+        tokens, parsed, spaces, raw_tags = [], [], [], []
 
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = raw.rstrip("\r")
@@ -267,7 +283,7 @@ def _read_token_lines(
             stats.docstarts += 1
             continue
         try:
-            prefix_label = _parse_tag(tag, scheme)
+            prefix_label = _parse_tag(tag, scheme, label_fn)
         except ValueError as err:
             raise NerbertError(str(err), p, f"line {lineno}") from None
         if not start_line:
@@ -280,8 +296,9 @@ def _read_token_lines(
         tokens.append(token)
         parsed.append(prefix_label)
         spaces.append(space)
+        raw_tags.append((lineno, tag.strip()))
     flush()
-    if not sentences:
+    if not sentences and require_sentences:
         raise NerbertError("contains no annotated sentences", p)
     return sentences
 
@@ -361,7 +378,7 @@ def read_conll(
     sentence and are skipped. Tokens that are empty after stripping (seen in BTC)
     are dropped when tagged ``O`` and counted; an empty token with an entity tag is
     an error. A token column that holds token indices (CoNLL-U read as plain
-    columns) is refused.
+    columns) is refused. Labels are normalised (:func:`normalise_label`).
 
     path (str | Path): The file.
     scheme (str): Tag scheme of the file, one of SCHEMES.
@@ -371,13 +388,45 @@ def read_conll(
     RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
     """
     _check_scheme(scheme)
-    p, text = _read_text(path)
+    p, text = read_text(path)
     _refuse_index_tokens(text, p, token_col)
+    return parse_conll(p, text, scheme=scheme, token_col=token_col, tag_col=tag_col, min_cols=min_cols)
+
+
+def parse_conll(
+    p: Path,
+    text: str,
+    *,
+    scheme: str = "bio",
+    token_col: int = 0,
+    tag_col: int = -1,
+    min_cols: int = 2,
+    label_fn: Callable[[str], str] = normalise_label,
+    comments: bool = False,
+    on_repair: Optional[Callable[[int, str, str], None]] = None,
+    require_sentences: bool = True,
+) -> Tuple[List[Sentence], ReadStats]:
+    """The CoNLL column parser behind :func:`read_conll` and the CoNLL import of
+    ``nerbert export`` (:func:`nerbert_spacy.export.conll.read`).
+
+    p (Path): The file the text came from (named in errors and in the sentences).
+    text (str): Its text.
+    scheme, token_col, tag_col, min_cols: As for :func:`read_conll`.
+    label_fn (Callable[[str], str]): Applied to every label (default
+        :func:`normalise_label`; the identity keeps labels as written).
+    comments (bool): Skip one-column lines that start with ``#``.
+    on_repair (Optional[Callable[[int, str, str], None]]): Called with (line, raw tag,
+        BIO tag) for every ``I-``/``E-`` tag that opens an entity and is read as ``B-``.
+    require_sentences (bool): Raise NerbertError when the text has no sentence.
+    RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
+    """
     stats = ReadStats(files=[p.name])
 
     def parse_line(line: str, lineno: int) -> _TokenLine:
         parts = _split_columns(line)
         if len(parts) < min_cols:
+            if comments and len(parts) == 1 and line.startswith("#"):
+                return None
             raise NerbertError(
                 f"expected at least {min_cols} columns (token ... tag) but found {len(parts)}: {line.strip()[:60]!r}",
                 p,
@@ -386,7 +435,10 @@ def read_conll(
         token = _column(parts, token_col, "token", line, p, lineno)
         return token, _column(parts, tag_col, "tag", line, p, lineno), None
 
-    return _read_token_lines(p, text, scheme, stats, parse_line), stats
+    sentences = _read_token_lines(
+        p, text, scheme, stats, parse_line, label_fn=label_fn, on_repair=on_repair, require_sentences=require_sentences
+    )
+    return sentences, stats
 
 
 #: MISC keys that hold the NER tag in CoNLL-U files (``NER=B-PER``), first match wins.
@@ -433,7 +485,7 @@ def read_conllu(
     RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
     """
     _check_scheme(scheme)
-    p, text = _read_text(path)
+    p, text = read_text(path)
     _refuse_index_tokens(text, p, token_col)
     stats = ReadStats(files=[p.name])
     found = [0]  # words whose tag was found (MISC key or column)
@@ -487,7 +539,7 @@ def read_iob(path: PathLike, *, scheme: str = "auto") -> Tuple[List[Sentence], R
     scheme (str): Tag scheme, one of SCHEMES (default "auto": BIO plus E-/S-).
     RETURNS (Tuple[List[Sentence], ReadStats]): Sentences with valid BIO tags, and counts.
     """
-    p, text = _read_text(path)
+    p, text = read_text(path)
     stats = ReadStats(files=[p.name])
     sentences: List[Sentence] = []
     for lineno, raw in enumerate(text.split("\n"), 1):
@@ -538,7 +590,7 @@ def read_jsonl(path: PathLike, *, lang: str = "en") -> Tuple[List[Sentence], Rea
     from spacy.tokens import Doc
     from spacy.training import biluo_to_iob, offsets_to_biluo_tags
 
-    p, text = _read_text(path)
+    p, text = read_text(path)
     stats = ReadStats(files=[p.name])
     nlp = spacy.blank(lang)
     sentences: List[Sentence] = []

@@ -590,8 +590,7 @@ class TypeIndex:
         YIELDS (Tuple[str, str]): ``(redirect title, its direct target)``; :meth:`resolve`
             follows chains of them.
         """
-        for title, target in self._db().execute("SELECT title, target FROM redirects ORDER BY title"):
-            yield title, target
+        yield from self._db().execute("SELECT title, target FROM redirects ORDER BY title")
 
     def __contains__(self, title: str) -> bool:
         return bool(self.classes(title))

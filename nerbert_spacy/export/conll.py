@@ -3,18 +3,19 @@
 BIO tags can hold only non-overlapping spans: ``write`` exports ``doc.ents``
 (or a span group reduced to a non-overlapping choice, longest first; what it
 leaves out is counted) and skips whitespace tokens, which have no place in the
-format. ``read`` accepts tab- or space-separated columns (token first, tag
-last), ``-DOCSTART-`` lines, and IOB1-style ``I-`` tags that open a span
-(repaired and reported). Text is rebuilt with a single space between tokens.
+format. ``read`` uses the dataset readers' CoNLL parser: tab- or space-separated
+columns (token first, tag last), ``-DOCSTART-`` lines, BIOES/BILOU tags, and
+IOB1-style ``I-`` tags that open a span (repaired and reported). Text is rebuilt
+with a single space between tokens.
 """
+import bisect
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Tuple, Union
 
-from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 from spacy.util import filter_spans
 
-from ..errors import NerbertError, require_file
+from ..datasets.readers import parse_conll, read_text
 from ..util import atomic_path
 from .base import IOB_REPAIRED, NON_ENTS, ImportReport, NlpSource, PathLike, ReadResult, check_output, get_nlp
 
@@ -69,44 +70,13 @@ def write(docs: Iterable[Doc], path: Union[str, Path], *, spans_key=None) -> Dic
     return {"docs": n_docs, "spans": n_spans, NON_ENTS: n_left, "empty_docs_skipped": n_empty}
 
 
-def _block_to_doc(
-    nlp: Language, rows: List[Tuple[int, str, str]], path: Path, record: int, report: ImportReport
-) -> Doc:
-    words = [w for _, w, _ in rows]
-    doc = Doc(nlp.vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
-    spans: List[Span] = []
-    start: Optional[int] = None
-    label: Optional[str] = None
-
-    def close(i: int) -> None:
-        nonlocal start, label
-        if start is not None:
-            spans.append(Span(doc, start, i, label=label))
-        start = label = None
-
-    for i, (line, _w, tag) in enumerate(rows):
-        if tag == "O":
-            close(i)
-            continue
-        prefix, _, lab = tag.partition("-")
-        if prefix not in ("B", "I", "E", "S", "L", "U") or not lab:
-            raise NerbertError(f"tag {tag!r} is not O, B-X or I-X", path, f"line {line}")
-        if prefix in ("B", "S", "U") or start is None or lab != label:
-            if prefix in ("I", "E", "L") and (start is None or lab != label):
-                report.add(path, record, IOB_REPAIRED, f"line {line}: {tag} opens a span; read as B-{lab}")
-            close(i)
-            start, label = i, lab
-        if prefix in ("E", "L", "S", "U"):
-            close(i + 1)
-    close(len(rows))
-    doc.set_ents(spans, default="outside")
-    report.docs += 1
-    report.spans += len(spans)
-    return doc
-
-
 def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, spans_key=None) -> ReadResult:
     """Read CoNLL/IOB into Docs (one per blank-line-separated block).
+
+    The columns are parsed by the dataset reader's parser
+    (:func:`nerbert_spacy.datasets.readers.parse_conll`), with BIO, IOB1 and BIOES/BILOU
+    tags accepted and labels kept as written; an ``I-``/``E-`` tag that opens a span is
+    read as ``B-`` and reported (``iob_repaired``). An empty file gives no Docs.
 
     path (str | Path): The file.
     nlp_or_vocab (Language | Vocab | str | None): Vocab source (tokens are given).
@@ -114,35 +84,30 @@ def read(path: PathLike, nlp_or_vocab: NlpSource = None, *, snap: bool = False, 
     spans_key (Optional[str]): Also keep the spans in ``doc.spans[spans_key]``.
     RETURNS (Tuple[List[Doc], ImportReport]): The docs and what happened.
     """
-    path = require_file(path, "CoNLL file")
+    p, text = read_text(path, "CoNLL file", allow_empty=True)
     nlp = get_nlp(nlp_or_vocab)
     report = ImportReport()
+    repairs: List[Tuple[int, str, str]] = []
+    sentences, _ = parse_conll(
+        p,
+        text,
+        scheme="auto",
+        label_fn=str,  # labels as written
+        comments=True,
+        on_repair=lambda line, raw, fixed: repairs.append((line, raw, fixed)),
+        require_sentences=False,
+    )
+    starts = [s.line for s in sentences]
+    for line, raw, fixed in repairs:
+        report.add(p, bisect.bisect_right(starts, line), IOB_REPAIRED, f"line {line}: {raw} opens a span; read as {fixed}")
     docs = []
-    block: List[Tuple[int, str, str]] = []
-
-    def flush() -> None:
-        if block:
-            report.records += 1
-            doc = _block_to_doc(nlp, block, path, report.records, report)
-            if spans_key:
-                doc.spans[spans_key] = list(doc.ents)
-            docs.append(doc)
-            block.clear()
-
-    with path.open("r", encoding="utf8") as f:
-        for n, raw in enumerate(f, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                flush()
-                continue
-            if line.startswith("-DOCSTART-"):
-                flush()
-                continue
-            cols = line.split("\t") if "\t" in line else line.split()
-            if len(cols) < 2 or not cols[0]:
-                if line.startswith("#"):
-                    continue
-                raise NerbertError("expected 'token<TAB>tag'", path, f"line {n}")
-            block.append((n, cols[0], cols[-1].strip()))
-    flush()
+    for sentence in sentences:
+        report.records += 1
+        words = sentence.tokens
+        doc = Doc(nlp.vocab, words=words, spaces=[True] * (len(words) - 1) + [False], ents=sentence.tags)
+        if spans_key:
+            doc.spans[spans_key] = list(doc.ents)
+        report.docs += 1
+        report.spans += len(doc.ents)
+        docs.append(doc)
     return docs, report

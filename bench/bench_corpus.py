@@ -53,6 +53,8 @@ SECTION = "## Corpus build"
 GENSIM_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 OWL = SHARED / "dbpedia" / "dbpedia_2016-10.owl"
 TYPES = SHARED / "dbpedia" / "instance-types-sample.nt.bz2"
+# the build's counters each row reports, as build_corpus names them
+STAT_KEYS = ("timings", "pages", "articles", "sentences", "sentences_kept", "anchors", "typed", "unaligned", "errors_total")
 
 
 PAGE_RE = re.compile(r"\s*<page>.*?</page>", re.S)
@@ -118,15 +120,7 @@ def run_one(workers: int, out: Path, layout: str, block_pages: int) -> dict:
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        "timings": stats["timings"],
-        "pages": stats["pages"],
-        "articles": stats["articles"],
-        "sentences": stats["sentences"],
-        "sentences_kept": stats["sentences_kept"],
-        "anchors": stats["anchors"],
-        "typed": stats["typed"],
-        "unaligned": stats["unaligned"],
-        "errors_total": stats["errors_total"],
+        **{key: stats[key] for key in STAT_KEYS},
         "peak_rss_main_mb": round(own, 1),
         "peak_rss_worker_mb": round(children, 1),
     }
@@ -435,11 +429,7 @@ def main(argv=None) -> int:
     if args.compare:
         result = run_compare(args.dump, args.repeat)
         print(json.dumps(result), flush=True)
-        text = render_compare(result, command)
-        print(text)
-        if not args.no_write:
-            write_section(text)
-        return 0
+        return _show(render_compare(result, command), args.no_write)
     if args.one is not None:
         print(json.dumps(run_one(args.one, args.out, args.layout, args.block_pages)))
         return 0
@@ -465,9 +455,13 @@ def main(argv=None) -> int:
             shutil.rmtree(out, ignore_errors=True)
         results.append(result)
         print(json.dumps(result), flush=True)
-    text = render(results, command)
+    return _show(render(results, command), args.no_write)
+
+
+def _show(text: str, no_write: bool) -> int:
+    """Print the markdown section and (unless ``no_write``) put it into docs/benchmarks.md."""
     print(text)
-    if not args.no_write:
+    if not no_write:
         write_section(text)
     return 0
 

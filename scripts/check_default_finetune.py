@@ -26,13 +26,13 @@ Usage (from the project root):
 
 import argparse
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_default_finetune import (  # noqa: E402
-    DEFAULT_DIR, LABELS, MarkupError, Sentence, label_counts, load_splits, summary,
+    DEFAULT_DIR, LABELS, Sentence, label_counts, load_splits_or_say_why, summary,
 )
 
 DEMO_SENTENCE = "Angela Merkel met the leaders of the Social Democratic Party in Berlin."
@@ -111,10 +111,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="folder holding source/{train,dev,test}.txt")
     parser.add_argument("--max-places", type=int, default=12, help="file:line places printed per finding")
     args = parser.parse_args(argv)
-    try:
-        splits = load_splits(args.dir)
-    except MarkupError as err:
-        print(f"error: {err}", file=sys.stderr)
+    splits = load_splits_or_say_why(args.dir)
+    if splits is None:
         return 1
     all_sents = [s for sents in splits.values() for s in sents]
     cap = args.max_places

@@ -151,6 +151,15 @@ def load_splits(folder: Path) -> Dict[str, List[Sentence]]:
     return out
 
 
+def load_splits_or_say_why(folder: Path) -> Optional[Dict[str, List[Sentence]]]:
+    """:func:`load_splits`, or None after printing the markup error to stderr."""
+    try:
+        return load_splits(folder)
+    except MarkupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+
+
 def to_conll(sentences: List[Sentence]) -> str:
     blocks = ["\n".join(f"{tok}\t{tag}" for tok, tag in zip(s.tokens, s.tags)) for s in sentences]
     return "\n\n".join(blocks) + "\n"
@@ -182,10 +191,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR,
                         help="folder holding source/{train,dev,test}.txt; the .conll files are written there")
     args = parser.parse_args(argv)
-    try:
-        splits = load_splits(args.dir)
-    except MarkupError as err:
-        print(f"error: {err}", file=sys.stderr)
+    splits = load_splits_or_say_why(args.dir)
+    if splits is None:
         return 1
     for split, sentences in splits.items():
         (args.dir / f"{split}.conll").write_text(to_conll(sentences), encoding="utf8", newline="\n")

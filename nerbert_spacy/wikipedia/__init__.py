@@ -1,28 +1,7 @@
-"""Wikipedia: stream pages from dumps, turn wikitext into text with anchors, split sentences."""
+"""Wikipedia: ``dump`` streams pages from dumps (.xml, .bz2, multistream blocks, redirects),
+``wikitext`` turns wikitext into text with anchor spans, ``sentences`` splits sentences, and
+``default_dump`` fetches the embedded default fragment.
 
-from .dump import (
-    DumpStats,
-    Page,
-    collect_redirects,
-    is_disambiguation,
-    iter_block_pages,
-    iter_pages,
-    read_multistream_index,
-)
-from .sentences import split_sentences
-from .wikitext import Anchor, WikitextError, normalize_title, wikitext_to_paragraphs
-
-__all__ = [
-    "Page",
-    "DumpStats",
-    "iter_pages",
-    "iter_block_pages",
-    "read_multistream_index",
-    "collect_redirects",
-    "is_disambiguation",
-    "Anchor",
-    "WikitextError",
-    "normalize_title",
-    "wikitext_to_paragraphs",
-    "split_sentences",
-]
+Import the submodules directly (``from nerbert_spacy.wikipedia.dump import iter_pages``);
+this package imports nothing itself.
+"""

@@ -395,6 +395,11 @@ class _LightTree:
 
         return Builder().build(self.tokens[i : j + 1]).nodes[0]
 
+    def whole(self, i: int) -> Tuple[Any, int]:
+        """The real node of the construct that opens at ``i``; RETURNS (node, index after it)."""
+        j = self.close_of(i)
+        return self.real(i, j), j + 1
+
     def text_run(self, i: int) -> Tuple[str, int]:
         """Join the Text tokens from ``i``; RETURNS (text, index of the first other token)."""
         tokens, Text = self.tokens, self.T.Text
@@ -428,9 +433,8 @@ class _LightTree:
                     out.append(_Link(raw, text))
                     i = k + 1
                 else:
-                    j = self.close_of(i)
-                    out.append(self.real(i, j))
-                    i = j + 1
+                    node, i = self.whole(i)
+                    out.append(node)
             elif kind is T.TagOpenOpen:
                 node, i = self.tag(i)
                 out.append(node)
@@ -440,15 +444,13 @@ class _LightTree:
                     out.append(_Heading(title, tok["level"]))
                     i = j + 1
                 else:
-                    j = self.close_of(i)
-                    out.append(self.real(i, j))
-                    i = j + 1
+                    node, i = self.whole(i)
+                    out.append(node)
             elif kind is T.CommentStart:
                 i = self.close_of(i) + 1  # comments print nothing
             elif kind in self.opens:
-                j = self.close_of(i)
-                out.append(self.real(i, j))
-                i = j + 1
+                node, i = self.whole(i)
+                out.append(node)
             else:
                 break
         return out, i

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import spacy
-from helpers import person_city_examples
+from helpers import person_city_examples, train_and_save
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
@@ -145,11 +145,5 @@ def pipeline_dir(tiny_bert, tmp_path_factory) -> Path:
     nlp = spacy.blank("en")
     nlp.add_pipe("transformer", config={"model": {"name": str(tiny_bert)}})
     nlp.add_pipe("bio_tagger")
-    examples = person_city_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 3e-3
-    for _ in range(6):
-        nlp.update(examples, sgd=optimizer)
     path = tmp_path_factory.mktemp("hf") / "pipeline"
-    nlp.to_disk(path)
-    return path
+    return train_and_save(nlp, person_city_examples(nlp), path, learn_rate=3e-3, steps=6)

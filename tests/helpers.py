@@ -2,6 +2,7 @@
 are in conftest.py). Test modules import this module, never each other."""
 
 import bz2
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -17,24 +18,41 @@ CONFIGS = ROOT / "configs"
 
 # ---------------------------------------------------------------- inline dumps, types, ontology
 
-ONTOLOGY_TTL = """@prefix dbo: <http://dbpedia.org/ontology/> .
-@prefix owl: <http://www.w3.org/2002/07/owl#> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-dbo:Agent a owl:Class ; rdfs:label "agent"@en ; rdfs:subClassOf owl:Thing .
-dbo:Person a owl:Class ; rdfs:label "person"@en ; rdfs:subClassOf dbo:Agent .
-dbo:Artist a owl:Class ; rdfs:label "artist"@en ; rdfs:subClassOf dbo:Person .
-dbo:Writer a owl:Class ; rdfs:label "writer"@en ; rdfs:subClassOf dbo:Artist .
-dbo:Place a owl:Class ; rdfs:label "place"@en ; rdfs:subClassOf owl:Thing .
-dbo:PopulatedPlace a owl:Class ; rdfs:label "populated place"@en ; rdfs:subClassOf dbo:Place .
-dbo:Settlement a owl:Class ; rdfs:label "settlement"@en ; rdfs:subClassOf dbo:PopulatedPlace .
-dbo:City a owl:Class ; rdfs:label "city"@en ; rdfs:subClassOf dbo:Settlement .
-dbo:Country a owl:Class ; rdfs:label "country"@en ; rdfs:subClassOf dbo:PopulatedPlace .
-dbo:Organisation a owl:Class ; rdfs:label "organisation"@en ; rdfs:subClassOf dbo:Agent .
-dbo:Company a owl:Class ; rdfs:label "company"@en ; rdfs:subClassOf dbo:Organisation .
-dbo:Species a owl:Class ; rdfs:label "species"@en ; rdfs:subClassOf owl:Thing .
-dbo:Eukaryote a owl:Class ; rdfs:label "eukaryote"@en ; rdfs:subClassOf dbo:Species .
-dbo:Plant a owl:Class ; rdfs:label "plant"@en ; rdfs:subClassOf dbo:Eukaryote .
-"""
+TTL_PREFIXES = (
+    "@prefix dbo: <http://dbpedia.org/ontology/> .\n"
+    "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+    "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+)
+
+
+def ontology_ttl(classes) -> str:
+    """A Turtle ontology with one ``dbo:`` class per (name, English label, parent); a parent
+    with a prefix (``owl:Thing``) is used as it is, else it is a ``dbo:`` class."""
+    lines = []
+    for name, label, parent in classes:
+        parent = parent if ":" in parent else f"dbo:{parent}"
+        lines.append(f'dbo:{name} a owl:Class ; rdfs:label "{label}"@en ; rdfs:subClassOf {parent} .\n')
+    return TTL_PREFIXES + "".join(lines)
+
+
+ONTOLOGY_TTL = ontology_ttl(
+    [
+        ("Agent", "agent", "owl:Thing"),
+        ("Person", "person", "Agent"),
+        ("Artist", "artist", "Person"),
+        ("Writer", "writer", "Artist"),
+        ("Place", "place", "owl:Thing"),
+        ("PopulatedPlace", "populated place", "Place"),
+        ("Settlement", "settlement", "PopulatedPlace"),
+        ("City", "city", "Settlement"),
+        ("Country", "country", "PopulatedPlace"),
+        ("Organisation", "organisation", "Agent"),
+        ("Company", "company", "Organisation"),
+        ("Species", "species", "owl:Thing"),
+        ("Eukaryote", "eukaryote", "Species"),
+        ("Plant", "plant", "Eukaryote"),
+    ]
+)
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 TYPES = {
@@ -198,3 +216,44 @@ def person_city_examples(nlp) -> list[Example]:
         ref.ents = [Span(ref, 2, 4, "PER"), Span(ref, 7, 8, "LOC")]
         examples.append(Example(Doc(nlp.vocab, words=words), ref))
     return examples
+
+
+# ---------------------------------------------------------------- docs and files
+
+
+def ents_of(doc) -> list[tuple[str, str]]:
+    """(text, label) of each entity of ``doc``."""
+    return [(e.text, e.label_) for e in doc.ents]
+
+
+def write_jsonl(path: Path, records) -> Path:
+    """``records`` as JSON lines (UTF-8, non-ASCII kept). RETURNS ``path``."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf8")
+    return path
+
+
+# ---------------------------------------------------------------- small pipelines
+
+
+def strided_transformer(encoder, **model) -> dict:
+    """The ``transformer`` component's config for the model folder ``encoder``, with
+    spaCy's strided spans (window 128, stride 96); ``model`` adds settings of the model."""
+    return {
+        "model": {
+            "@architectures": "spacy-transformers.TransformerModel.v3",
+            "name": str(encoder),
+            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
+            **model,
+        }
+    }
+
+
+def train_and_save(nlp, examples, path: Path, *, learn_rate: float, steps: int) -> Path:
+    """Initialise ``nlp`` on ``examples``, update it ``steps`` times on all of them, save it
+    to ``path``. RETURNS ``path``."""
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = learn_rate
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer)
+    nlp.to_disk(path)
+    return path

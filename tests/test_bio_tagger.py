@@ -2,6 +2,7 @@
 import numpy
 import pytest
 import spacy
+from helpers import strided_transformer
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Ragged, fix_random_seed
@@ -30,17 +31,7 @@ def toy_examples(nlp, n=24):
 
 def make_nlp(encoder, pooling="nerbert.reduce_first.v1"):
     nlp = spacy.blank("en")
-    nlp.add_pipe(
-        "transformer",
-        config={
-            "model": {
-                "@architectures": "spacy-transformers.TransformerModel.v3",
-                "name": str(encoder),
-                "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
-                "tokenizer_config": {"use_fast": True},
-            }
-        },
-    )
+    nlp.add_pipe("transformer", config=strided_transformer(encoder, tokenizer_config={"use_fast": True}))
     nlp.add_pipe(
         "bio_tagger",
         config={

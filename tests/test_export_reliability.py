@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import spacy
+from helpers import ents_of, write_jsonl
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 
@@ -22,15 +23,6 @@ FILE_FORMATS = [name for name in FORMATS if FORMATS[name].suffix]
 @pytest.fixture(scope="module")
 def nlp():
     return spacy.blank("en")
-
-
-def _ents(doc):
-    return [(e.text, e.label_) for e in doc.ents]
-
-
-def _write_jsonl(path, records):
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
-    return path
 
 
 def _nerbert(monkeypatch, capsys, *argv):
@@ -73,7 +65,7 @@ def test_brat_every_skipped_file_is_reported(nlp, tmp_path):
     (tmp_path / "notes.md").write_text("todo", encoding="utf8")
     (tmp_path / "annotation.conf").write_text("[entities]\nLOC\n", encoding="utf8")
     docs, report = FORMATS["brat"].read(tmp_path, nlp)
-    assert [_ents(d) for d in docs] == [[("Paris", "LOC")], []]
+    assert [ents_of(d) for d in docs] == [[("Paris", "LOC")], []]
     assert (report.records, report.docs, report.spans) == (3, 2, 1)
     assert report.counts == {"no_annotation": 1, "skipped_file": 2}
     by_file = {os.path.basename(i.file): i for i in report.issues}
@@ -111,9 +103,9 @@ def test_brat_import_cli_orphan_ann(monkeypatch, capsys, tmp_path):
 
 @pytest.mark.parametrize("key", ["label", "entities", "annotations"])
 def test_doccano_label_field_not_a_list_reported_once(key, nlp, tmp_path):
-    path = _write_jsonl(tmp_path / "d.jsonl", [{"text": "Angela Merkel", key: "PER"}])
+    path = write_jsonl(tmp_path / "d.jsonl", [{"text": "Angela Merkel", key: "PER"}])
     docs, report = FORMATS["doccano"].read(path, nlp)
-    assert _ents(docs[0]) == []
+    assert ents_of(docs[0]) == []
     assert len(report.issues) == 1, report.issues
     issue = report.issues[0]
     assert issue.kind == "invalid" and f"'{key}'" in issue.message and "'PER'" in issue.message
@@ -123,7 +115,7 @@ def test_brat_offset_past_the_end_is_out_of_range(nlp, tmp_path):
     (tmp_path / "a.txt").write_text("Paris", encoding="utf8")
     (tmp_path / "a.ann").write_text("T1\tLOC 0 5\tParis\nT2\tLOC 6 12\tBerlin\nT3\tLOC 0 9\tParis\n", encoding="utf8")
     docs, report = FORMATS["brat"].read(tmp_path, nlp)
-    assert _ents(docs[0]) == [("Paris", "LOC")]
+    assert ents_of(docs[0]) == [("Paris", "LOC")]
     assert report.counts == {"out_of_range": 2}
     assert all("outside the text (length 5)" in i.message for i in report.issues)
 
@@ -160,7 +152,7 @@ def test_export_to_an_unwritable_place_is_one_line(fmt, shard, monkeypatch, caps
 
 
 def test_import_to_a_bad_output_is_one_line(nlp, monkeypatch, capsys, tmp_path):
-    src = _write_jsonl(tmp_path / "d.jsonl", [{"text": "Paris", "label": [[0, 5, "LOC"]]}])
+    src = write_jsonl(tmp_path / "d.jsonl", [{"text": "Paris", "label": [[0, 5, "LOC"]]}])
     (tmp_path / "folder").mkdir()
     (tmp_path / "plain").write_text("x", encoding="utf8")
     code, out, err = _nerbert(monkeypatch, capsys, "import", src, "-f", "doccano", "-o", tmp_path / "folder")
@@ -324,18 +316,18 @@ DOCCANO_1 = [
     [{"3": "LOC", "4": "PER"}, [{"id": 3, "text": "LOC", "background_color": "#fff"}, {"id": 4, "text": "PER"}]],
 )
 def test_doccano_1_annotations_with_label_mapping(mapping, nlp, tmp_path):
-    path = _write_jsonl(tmp_path / "d.jsonl", DOCCANO_1)
+    path = write_jsonl(tmp_path / "d.jsonl", DOCCANO_1)
     (tmp_path / "labels.json").write_text(json.dumps(mapping), encoding="utf8")
     docs, report = FORMATS["doccano"].read(path, nlp, label_map=tmp_path / "labels.json")
-    assert [_ents(d) for d in docs] == [[("Angela Merkel", "PER"), ("Paris", "LOC")], [("Rome", "LOC")]]
+    assert [ents_of(d) for d in docs] == [[("Angela Merkel", "PER"), ("Paris", "LOC")], [("Rome", "LOC")]]
     assert report.issues == [] and report.spans == 3
     assert "annotations" not in docs[0].user_data
 
 
 def test_doccano_1_annotations_without_mapping_reported_once(nlp, tmp_path):
-    path = _write_jsonl(tmp_path / "d.jsonl", DOCCANO_1)
+    path = write_jsonl(tmp_path / "d.jsonl", DOCCANO_1)
     docs, report = FORMATS["doccano"].read(path, nlp)
-    assert [_ents(d) for d in docs] == [[("Angela Merkel", "4"), ("Paris", "3")], [("Rome", "3")]]
+    assert [ents_of(d) for d in docs] == [[("Angela Merkel", "4"), ("Paris", "3")], [("Rome", "3")]]
     assert report.counts == {"label_ids": 1}
     assert "--doccano-labels" in report.issues[0].message
 
@@ -343,14 +335,14 @@ def test_doccano_1_annotations_without_mapping_reported_once(nlp, tmp_path):
 def test_doccano_1_two_users_and_unknown_id(nlp, tmp_path):
     rec = {"text": "Paris", "annotations": [{"label": 3, "start_offset": 0, "end_offset": 5, "user": 1},
                                              {"label": 9, "start_offset": 0, "end_offset": 5, "user": 2}]}
-    path = _write_jsonl(tmp_path / "d.jsonl", [rec])
+    path = write_jsonl(tmp_path / "d.jsonl", [rec])
     docs, report = FORMATS["doccano"].read(path, nlp, label_map={"3": "LOC"})
     assert report.counts == {"label_ids": 1, "multiple_annotators": 1, "overlap": 1}
     assert "9" in [i for i in report.issues if i.kind == "label_ids"][0].message
 
 
 def test_doccano_labels_cli(monkeypatch, capsys, tmp_path):
-    path = _write_jsonl(tmp_path / "d.jsonl", DOCCANO_1)
+    path = write_jsonl(tmp_path / "d.jsonl", DOCCANO_1)
     (tmp_path / "labels.json").write_text(json.dumps({"3": "LOC", "4": "PER"}), encoding="utf8")
     out = tmp_path / "o.spacy"
     code, stdout, err = _nerbert(
@@ -379,7 +371,7 @@ def _db_out(tmp_path):
         return {"text": _TEXT, "spans": spans, "answer": "accept", "_input_hash": h, "_task_hash": h + 1,
                 "_session_id": session}
 
-    return _write_jsonl(
+    return write_jsonl(
         tmp_path / "db.jsonl",
         [task(1, [_PER, _LOC], "a"), task(1, [_PER, _ORG], "b"), task(1, [_LOC, _PER], "c"),
          task(7, [_PER], "a"), dict(task(7, [_PER], "b"), answer="reject")],
@@ -396,7 +388,7 @@ def _db_out(tmp_path):
 def test_prodigy_conflicting_annotators(policy, kept, nlp, tmp_path):
     path = _db_out(tmp_path)
     docs, report = FORMATS["prodigy"].read(path, nlp, conflicts=policy)
-    assert [_ents(d) for d in docs] == kept
+    assert [ents_of(d) for d in docs] == kept
     conflicts = [i for i in report.issues if i.kind == "conflict"]
     merged = [i for i in report.issues if i.kind == "merged_duplicate"]
     # line 3 has the same spans as line 1 (another order): merged with a count, whatever the policy

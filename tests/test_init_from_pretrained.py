@@ -6,6 +6,7 @@ import pytest
 import spacy
 import srsly
 import torch
+from helpers import strided_transformer, train_and_save
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.training.initialize import init_nlp
@@ -22,16 +23,7 @@ FINETUNE = Path(__file__).resolve().parent.parent / "configs" / "finetune.cfg"
 
 def _pretrain_nlp(encoder):
     nlp = spacy.blank("en")
-    nlp.add_pipe(
-        "transformer",
-        config={
-            "model": {
-                "@architectures": "spacy-transformers.TransformerModel.v3",
-                "name": str(encoder),
-                "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
-            }
-        },
-    )
+    nlp.add_pipe("transformer", config=strided_transformer(encoder))
     nlp.add_pipe("bio_tagger")
     return nlp
 
@@ -47,13 +39,8 @@ def pretrained(tiny_bert, tmp_path_factory):
         ref = Doc(nlp.vocab, words=words)
         ref.ents = [Span(ref, 2, 4, "PER"), Span(ref, 5, 6, "ORG"), Span(ref, 9, 10, "LOC")]
         examples.append(Example(Doc(nlp.vocab, words=words), ref))
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 1e-3
-    for _ in range(3):
-        nlp.update(examples, sgd=optimizer)
     path = tmp_path_factory.mktemp("nerbert") / "model-best"
-    nlp.to_disk(path)
-    return path
+    return train_and_save(nlp, examples, path, learn_rate=1e-3, steps=3)
 
 
 @pytest.fixture(scope="module")

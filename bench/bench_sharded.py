@@ -40,18 +40,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from spacy.util import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_CORPORA = [ROOT / "work/paper/wiki315/train", ROOT / "corpus/wiki315/train"]
 REAL_DEV = [ROOT / "work/paper/wiki315/dev", ROOT / "corpus/wiki315/dev"]
-SYNTHETIC_WORDS = (
-    "the of and in to a was for on as by with he she it at from that his her which an city party "
-    "president minister government election state university company band album song film book "
-    "award war river country people born died member national world music science published"
-).split()
+SYNTHETIC_WORDS = ["the", "of", "and", "in", "to", "a", "was", "for", "on", "as", "by", "with", "he", "she", "it", "at", "from", "that", "his", "her", "which", "an", "city", "party", "president", "minister", "government", "election", "state", "university", "company", "band", "album", "song", "film", "book", "award", "war", "river", "country", "people", "born", "died", "member", "national", "world", "music", "science", "published"]
 SYNTHETIC_TYPES = ["person", "city", "company", "band", "film", "country"]
 
 
@@ -64,7 +60,7 @@ def log_updates(path: str):
     """
 
     def after_init(nlp):
-        log = open(path, "a", buffering=1, encoding="utf8")
+        log = open(path, "a", buffering=1, encoding="utf8")  # noqa: SIM115  (open for the whole run)
         update = nlp.update
 
         def logged_update(examples, **kwargs):
@@ -88,7 +84,7 @@ def _real_rows(source: Path):
     from spacy.tokens import DocBin
 
     nlp = spacy.blank("en")
-    attrs: Optional[List[int]] = None
+    attrs: list[int] | None = None
     rows = []
     for shard in sorted(source.rglob("*.spacy")):
         db = DocBin().from_disk(shard)
@@ -121,7 +117,7 @@ def _synthetic_rows(rng: random.Random, n: int = 2000):
     return rows, attrs, nlp.vocab.strings
 
 
-def make_corpus(out: Path, sentences: int, shard_size: int, seed: int, source: Optional[Path]) -> Dict[str, Any]:
+def make_corpus(out: Path, sentences: int, shard_size: int, seed: int, source: Path | None) -> dict[str, Any]:
     """Write ``sentences`` recombined sentences into ``out/shard-NNNNN.spacy``; RETURNS a summary."""
     import numpy
     from spacy.tokens import DocBin
@@ -139,7 +135,7 @@ def make_corpus(out: Path, sentences: int, shard_size: int, seed: int, source: O
         rows, attrs, strings = _real_rows(source)
     else:
         rows, attrs, strings = _synthetic_rows(make_rng(seed, "synthetic"))
-    mentions: Dict[str, List[Any]] = {}
+    mentions: dict[str, list[Any]] = {}
     for array, spaces, ents in rows:
         for start, end, label in ents:
             mentions.setdefault(label, []).append((array[start:end], spaces[start:end]))
@@ -166,9 +162,8 @@ def make_corpus(out: Path, sentences: int, shard_size: int, seed: int, source: O
             new_array = numpy.vstack(pieces)
             tokens += len(new_array)
             add_row(db, strings, new_array, piece_spaces, [], [], {}, new_ents, {"sid": sid})
-        with atomic_path(out / f"shard-{shard:05d}.spacy") as tmp:
-            with open(tmp, "wb") as f:
-                write_doc_bin_file(db, f)
+        with atomic_path(out / f"shard-{shard:05d}.spacy") as tmp, open(tmp, "wb") as f:
+            write_doc_bin_file(db, f)
     size = sum(p.stat().st_size for p in out.glob("*.spacy"))
     summary = {
         "sentences": sentences,
@@ -215,7 +210,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_child(cmd: List[str], log: Path, kill_when=None, timeout: float = 3600, threads: int = 1) -> Dict[str, Any]:
+def run_child(cmd: list[str], log: Path, kill_when=None, timeout: float = 3600, threads: int = 1) -> dict[str, Any]:
     """Run ``cmd`` (stdout+stderr to ``log``), sample its RSS; ``kill_when()`` true -> SIGKILL.
 
     ``threads`` caps torch/BLAS threads (on shared, loaded cores 2 spinning threads cost twice
@@ -253,7 +248,7 @@ def run_child(cmd: List[str], log: Path, kill_when=None, timeout: float = 3600, 
     }
 
 
-def read_update_log(path: Path) -> List[tuple]:
+def read_update_log(path: Path) -> list[tuple]:
     """[(time, [sid, ...])] per update; a line cut by a kill is dropped."""
     updates = []
     if path.is_file():
@@ -264,7 +259,7 @@ def read_update_log(path: Path) -> List[tuple]:
     return updates
 
 
-def train_cmd(args, corpus: Path, dev: Path, labels: List[str], ckpt: Path, out: Path, log: Path, steps: int, batch: int, every: int):
+def train_cmd(args, corpus: Path, dev: Path, labels: list[str], ckpt: Path, out: Path, log: Path, steps: int, batch: int, every: int):
     overrides = {
         "paths.train": str(corpus),
         "paths.dev": str(dev),
@@ -289,14 +284,14 @@ def train_cmd(args, corpus: Path, dev: Path, labels: List[str], ckpt: Path, out:
     return cmd
 
 
-def checkpoint_info(ckpt: Path) -> Optional[Dict[str, Any]]:
+def checkpoint_info(ckpt: Path) -> dict[str, Any] | None:
     try:
         return json.loads((ckpt / "nerbert_checkpoint.json").read_text())
     except (OSError, ValueError):
         return None
 
 
-def rss_profile(samples: List[tuple], updates: List[tuple]) -> Dict[str, Any]:
+def rss_profile(samples: list[tuple], updates: list[tuple]) -> dict[str, Any]:
     """RSS (MB) at the first update and at 25/50/75/100 % of the updates, peak, growth after 25 %."""
     if not samples:
         return {}
@@ -305,7 +300,7 @@ def rss_profile(samples: List[tuple], updates: List[tuple]) -> Dict[str, Any]:
         before = [mb for ts, mb in samples if ts <= t]
         return round(before[-1] if before else samples[0][1], 1)
 
-    out: Dict[str, Any] = {"peak_mb": round(max(mb for _, mb in samples), 1), "samples": len(samples)}
+    out: dict[str, Any] = {"peak_mb": round(max(mb for _, mb in samples), 1), "samples": len(samples)}
     if updates:
         n = len(updates)
         marks = {"first_update": 0, "25%": n // 4, "50%": n // 2, "75%": 3 * n // 4, "end": n - 1}
@@ -316,7 +311,7 @@ def rss_profile(samples: List[tuple], updates: List[tuple]) -> Dict[str, Any]:
     return out
 
 
-def kill_resume(args, name: str, corpus: Path, dev: Path, labels: List[str], steps: int, resumed_steps, batch: int, every: int, kill_range) -> Dict[str, Any]:
+def kill_resume(args, name: str, corpus: Path, dev: Path, labels: list[str], steps: int, resumed_steps, batch: int, every: int, kill_range) -> dict[str, Any]:
     """Run, SIGKILL at a random step in ``kill_range`` after a checkpoint, resume; RETURNS logs and figures."""
     work = args.work / name
     if work.exists():
@@ -354,7 +349,7 @@ def kill_resume(args, name: str, corpus: Path, dev: Path, labels: List[str], ste
     }
 
 
-def check_continuation(run: Dict[str, Any], epoch_size: int) -> Dict[str, Any]:
+def check_continuation(run: dict[str, Any], epoch_size: int) -> dict[str, Any]:
     """The interrupted epoch: ids trained before the checkpoint + ids of the resumed run."""
     stream = run["checkpoint"]["stream"]
     n = stream["examples"]
@@ -453,7 +448,7 @@ def main() -> None:
         args.encoder = args.work / "tiny_bert"
         if not (args.encoder / "config.json").is_file():
             make_tiny_bert(args.encoder)
-    results: Dict[str, Any] = {"load_1min_start": os.getloadavg()[0], "cores": os.cpu_count(), "threads": args.threads}
+    results: dict[str, Any] = {"load_1min_start": os.getloadavg()[0], "cores": os.cpu_count(), "threads": args.threads}
     big = make_corpus(args.work / "big", args.sentences, args.shard_size, args.seed, source)
     results["corpus"] = big
     dev = dev or (args.work / "big" / "shard-00000.spacy")
@@ -543,13 +538,15 @@ def main() -> None:
     print(markdown(results))
 
 
-def markdown(r: Dict[str, Any]) -> str:
+def markdown(r: dict[str, Any]) -> str:
     s = r["scale"]
     lines = [
-        f"Corpus: {r['corpus']['sentences']:,} sentences, {r['corpus']['shards']} shards, "
-        f"{r['corpus']['bytes'] / 1e6:.0f} MB ({r['corpus']['source']}, {r['corpus']['source_sentences']} source sentences); "
-        f"written in {r['corpus']['write_cpu_s']} CPU s. {r['cores']} cores, load (1 min) "
-        f"{r['load_1min_start']:.1f} at start, {r['load_1min_end']:.1f} at end.",
+        (
+            f"Corpus: {r['corpus']['sentences']:,} sentences, {r['corpus']['shards']} shards, "
+            f"{r['corpus']['bytes'] / 1e6:.0f} MB ({r['corpus']['source']}, {r['corpus']['source_sentences']} source sentences); "
+            f"written in {r['corpus']['write_cpu_s']} CPU s. {r['cores']} cores, load (1 min) "
+            f"{r['load_1min_start']:.1f} at start, {r['load_1min_end']:.1f} at end."
+        ),
         "",
         "| run | steps x batch | CPU s | wall s | s to 1st update | RSS MB: 1st update / 25% / 50% / 75% / end / peak | growth after 25% |",
         "|---|---|---|---|---|---|---|",
@@ -563,9 +560,11 @@ def markdown(r: Dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"Killed (SIGKILL) after step {s['kill_at_step']}; checkpoint of step {s['checkpoint_step']} at "
-        f"{s['position']}; resumed run continues exactly: {s['resumed_continues_exactly']}; no sentence twice in the "
-        f"epoch: {s['no_repeat_in_epoch']}; optimizer entries restored: {s['optimizer_params']}.",
+        (
+            f"Killed (SIGKILL) after step {s['kill_at_step']}; checkpoint of step {s['checkpoint_step']} at "
+            f"{s['position']}; resumed run continues exactly: {s['resumed_continues_exactly']}; no sentence twice in the "
+            f"epoch: {s['no_repeat_in_epoch']}; optimizer entries restored: {s['optimizer_params']}."
+        ),
     ]
     if "epochs" in r:
         e = r["epochs"]

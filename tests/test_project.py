@@ -55,16 +55,6 @@ def _vars(text: str, values: dict) -> str:
     return re.sub(r"\$\{vars\.(\w+)\}", lambda m: str(values[m.group(1)]), text)
 
 
-# deps that no command declares as an output today (convert-crossner writes train/dev.spacy
-# but lists only test.spacy); delete an entry when project.yml declares it
-UNDECLARED = {
-    ("crossner", "label-map", "corpus/science/train.spacy"),
-    ("crossner", "label-map", "corpus/music/train.spacy"),
-    ("crossner", "label-map", "corpus/literature/train.spacy"),
-    ("crossner", "label-map", "corpus/ai/train.spacy"),
-}
-
-
 def test_every_dep_is_an_input_or_made_by_a_command():
     """Each dep of each workflow step exists in the project, is an asset, lies in the shared data,
     or is an output of an earlier step of the workflow or of a command of the project."""
@@ -96,8 +86,7 @@ def test_every_dep_is_an_input_or_made_by_a_command():
         # every output of a step of `all` except the check is a path
         if name == "all":
             assert all(commands[s]["outputs"] for s in steps if s != "load-package")
-    assert missing - UNDECLARED == set()
-    assert UNDECLARED - missing == set(), "now declared: remove from UNDECLARED"
+    assert missing == set()
 
 
 def test_project_budgets_reach_an_evaluation():

@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 import numpy
 from spacy.tokens import Doc
 
-from .errors import NerbertError, require_file
 from .bio import decode_bio, doc_to_bio
+from .errors import NerbertError, require_file
 
 PathLike = Union[str, Path]
 #: Search range of the temperature.

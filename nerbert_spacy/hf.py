@@ -30,8 +30,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy
 from spacy.tokens import Doc
 
-from .errors import NerbertError, require_dir
 from .bio import OUTSIDE, labels_to_tags
+from .errors import NerbertError, require_dir
 from .util import atomic_dir
 
 PathLike = Union[str, Path]

@@ -32,7 +32,12 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_default_finetune import (  # noqa: E402
-    DEFAULT_DIR, LABELS, Sentence, label_counts, load_splits_or_say_why, summary,
+    DEFAULT_DIR,
+    LABELS,
+    Sentence,
+    label_counts,
+    load_splits_or_say_why,
+    summary,
 )
 
 DEMO_SENTENCE = "Angela Merkel met the leaders of the Social Democratic Party in Berlin."

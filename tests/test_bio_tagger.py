@@ -7,8 +7,8 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Ragged, fix_random_seed
 
-from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.bio import is_valid_bio, labels_to_tags
+from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.pipeline.bio_tagger import BioTagger, bio_score, make_bio_scorer
 from nerbert_spacy.pipeline.layers import reduce_first_safe
 

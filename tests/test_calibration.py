@@ -8,6 +8,7 @@ import spacy
 from helpers import SENTENCES, person_city_examples
 from spacy.tokens import DocBin
 
+from nerbert_spacy.bio import decode_bio, labels_to_tags, spans_from_tags
 from nerbert_spacy.calibration import (
     TaggedData,
     calibration_summary,
@@ -17,7 +18,6 @@ from nerbert_spacy.calibration import (
     nll,
     softmax,
 )
-from nerbert_spacy.bio import decode_bio, labels_to_tags, spans_from_tags
 from nerbert_spacy.pipeline.bio_tagger import min_token_margin, tag_scores
 
 TAGS = labels_to_tags(["A", "B"])

@@ -8,12 +8,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import ONTOLOGY_TTL, TYPES_NT, write_dump
 
 from nerbert_spacy.cli.corpus import app
 from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.wikipedia.default_dump import DEFAULT_DUMP, DEFAULT_DUMP_IN_WHEEL, fetch_default_dump
-
-from helpers import ONTOLOGY_TTL, TYPES_NT, write_dump
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from spacy.util import load_config
 from spacy.vocab import Vocab
 from thinc.api import fix_random_seed
 
-from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.bio import tag_index
+from nerbert_spacy.errors import NerbertError
 from nerbert_spacy.pipeline.callbacks import create_init_from_pretrained, read_head_mapping
 
 FINETUNE = Path(__file__).resolve().parent.parent / "configs" / "finetune.cfg"

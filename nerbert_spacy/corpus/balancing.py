@@ -45,9 +45,8 @@ import numpy as np
 import srsly
 
 from ..errors import NerbertError, require_dir
-from ..util import atomic_path, make_rng, write_json_atomic
-
 from ..labels import ENTITY
+from ..util import atomic_path, make_rng, write_json_atomic
 
 ProgressFn = Callable[[str, int, int], None]
 

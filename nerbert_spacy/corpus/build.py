@@ -50,8 +50,11 @@ from .annotate import (
 )
 from .filtering import FILTER_RULES, FilterConfig, FilterPlan, filter_label_lists, make_filter_plan
 from .process import OutputLock, die_with_parent
+
+# load_docs/write_docs are re-exported (shard I/O lives in .shards; old imports keep working)
 from .shards import entity_label_lists, fast_msgpack, read_doc_bin, select_docs, write_doc_bin
-from .shards import load_docs, write_docs  # noqa: F401  (shard I/O lives in .shards; old imports keep working)
+from .shards import load_docs as load_docs
+from .shards import write_docs as write_docs
 
 PathLike = Union[str, Path]
 ProgressFn = Callable[[str, int, int], None]

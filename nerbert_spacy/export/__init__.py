@@ -15,8 +15,18 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 from ..errors import NerbertError
 from . import brat, conll, doccano, labelstudio, prodigy
-from .base import ORDERS, ImportReport, all_spans, check_output, corpus_labels, order_docs, pipeline_labels
-from .base import span_provenance, uncertainty_score, writing
+from .base import (
+    ORDERS,
+    ImportReport,
+    all_spans,
+    check_output,
+    corpus_labels,
+    order_docs,
+    pipeline_labels,
+    span_provenance,
+    uncertainty_score,
+    writing,
+)
 
 
 @dataclass(frozen=True)

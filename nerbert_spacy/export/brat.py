@@ -18,8 +18,23 @@ from spacy.tokens import Doc
 
 from ..errors import NerbertError, require_dir
 from ..util import atomic_dir
-from .base import DISCONTINUOUS, NO_ANNOTATION, SKIPPED_FILE, UNSUPPORTED, CharSpan, ExportSpan, ImportReport
-from .base import LabelSet, NlpSource, PathLike, ReadResult, RecordInput, check_output, export_spans, import_records
+from .base import (
+    DISCONTINUOUS,
+    NO_ANNOTATION,
+    SKIPPED_FILE,
+    UNSUPPORTED,
+    CharSpan,
+    ExportSpan,
+    ImportReport,
+    LabelSet,
+    NlpSource,
+    PathLike,
+    ReadResult,
+    RecordInput,
+    check_output,
+    export_spans,
+    import_records,
+)
 
 NAME = "brat"
 SUFFIX = ""  # a directory

@@ -14,9 +14,24 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from spacy.tokens import Doc
 
 from ..errors import NerbertError, require_file
-from .base import INVALID, LABEL_IDS, MULTIPLE_ANNOTATORS, UNSUPPORTED, CharSpan, ImportReport, NlpSource, PathLike
-from .base import ReadResult, RecordInput, export_spans, import_records, iter_jsonl, json_safe_user_data, read_json
-from .base import write_jsonl
+from .base import (
+    INVALID,
+    LABEL_IDS,
+    MULTIPLE_ANNOTATORS,
+    UNSUPPORTED,
+    CharSpan,
+    ImportReport,
+    NlpSource,
+    PathLike,
+    ReadResult,
+    RecordInput,
+    export_spans,
+    import_records,
+    iter_jsonl,
+    json_safe_user_data,
+    read_json,
+    write_jsonl,
+)
 
 NAME = "doccano"
 SUFFIX = ".jsonl"

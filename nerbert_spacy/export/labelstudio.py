@@ -22,10 +22,27 @@ from spacy.tokens import Doc
 
 from ..errors import NerbertError, require_file
 from ..util import write_json_atomic, write_text_atomic
-from .base import CANCELLED, FROM_PREDICTIONS, INVALID, NO_ANNOTATION, UNSUPPORTED, CharSpan, ImportReport
-from .base import NlpSource, PathLike, ReadResult, RecordInput
-from .base import LabelSet, check_output, export_spans, import_records, json_safe_user_data, order_docs, read_json
-from .base import read_provenance
+from .base import (
+    CANCELLED,
+    FROM_PREDICTIONS,
+    INVALID,
+    NO_ANNOTATION,
+    UNSUPPORTED,
+    CharSpan,
+    ImportReport,
+    LabelSet,
+    NlpSource,
+    PathLike,
+    ReadResult,
+    RecordInput,
+    check_output,
+    export_spans,
+    import_records,
+    json_safe_user_data,
+    order_docs,
+    read_json,
+    read_provenance,
+)
 
 NAME = "labelstudio"
 SUFFIX = ".json"

@@ -100,8 +100,8 @@ def package_meta(
     if "ents_f" in perf:
         notes.append(f"Entity F1 on the development set: {perf['ents_f']:.4f}.")
     if metrics is not None:
-        from ..export.base import read_json
         from ..errors import require_file
+        from ..export.base import read_json
 
         result = read_json(require_file(metrics, "metrics file"))
         if not isinstance(result, dict) or not isinstance(result.get("f1"), (int, float)):

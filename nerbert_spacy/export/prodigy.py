@@ -20,9 +20,26 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tup
 from spacy.tokens import Doc
 
 from ..errors import NerbertError, require_file
-from .base import CONFLICT, IGNORED, INVALID, MERGED_DUPLICATE, REJECTED, CharSpan, ImportReport, NlpSource, PathLike
-from .base import ReadResult, RecordInput
-from .base import export_spans, import_records, iter_jsonl, json_safe_user_data, order_docs, read_provenance, write_jsonl
+from .base import (
+    CONFLICT,
+    IGNORED,
+    INVALID,
+    MERGED_DUPLICATE,
+    REJECTED,
+    CharSpan,
+    ImportReport,
+    NlpSource,
+    PathLike,
+    ReadResult,
+    RecordInput,
+    export_spans,
+    import_records,
+    iter_jsonl,
+    json_safe_user_data,
+    order_docs,
+    read_provenance,
+    write_jsonl,
+)
 
 NAME = "prodigy"
 SUFFIX = ".jsonl"

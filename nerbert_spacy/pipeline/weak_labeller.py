@@ -34,6 +34,7 @@ from spacy.vocab import Vocab
 from ..corpus.gazetteer import PRIORITY_TITLE, gazetteer_from_dbpedia, read_gazetteer_file, write_gazetteer_file
 from ..errors import NerbertError
 
+
 class LabelSource:
     """A labelling source: ``find_spans(doc)`` proposes spans; calling it stores them in ``doc.spans[name]``."""
 

@@ -151,6 +151,24 @@ def load_btc(source: PathLike, **_) -> Loaded:
 
 
 SEC_DEV_SIZE = 176
+RE3D_DEV_SIZE = 153
+
+
+def _load_with_held_out_dev(train_file: Path, test_file: Path, scheme: str, dev_size: int, split_seed: int,
+                            name: str, train_name: str, test_name: str) -> Loaded:
+    """A data set shipped as a train file and a test file: dev = ``dev_size`` sentences (at most a
+    fifth) of the train file held out at random with ``split_seed``."""
+    file_stats: Dict[str, ReadStats] = {}
+    train_all = _read_many([train_file], scheme, file_stats)
+    test = _read_many([test_file], scheme, file_stats)
+    train, dev = holdout(train_all, min(dev_size, len(train_all) // 5), split_seed, f"{name}-dev")
+    notes = {
+        "train": f"{train_name} minus {len(dev)} held-out sentences (split seed {split_seed})",
+        "dev": f"{len(dev)} sentences of {train_name} held out at random (split seed {split_seed})",
+        "test": test_name,
+    }
+    return Loaded({"train": train, "dev": dev, "test": test}, file_stats,
+                  {"train": [str(train_file)], "dev": [str(train_file)], "test": [str(test_file)]}, notes)
 
 
 def load_sec(source: PathLike, split_seed: int = 0, **_) -> Loaded:
@@ -158,20 +176,7 @@ def load_sec(source: PathLike, split_seed: int = 0, **_) -> Loaded:
     src = require_dir(source, "SEC filings folder")
     fin5 = _resolve(src, "sec_filings", ["FIN5.txt"])
     fin3 = _resolve(src, "sec_filings", ["FIN3.txt"])
-    file_stats: Dict[str, ReadStats] = {}
-    train_all = _read_many([fin5], "io", file_stats)
-    test = _read_many([fin3], "io", file_stats)
-    train, dev = holdout(train_all, min(SEC_DEV_SIZE, len(train_all) // 5), split_seed, "sec-dev")
-    notes = {
-        "train": f"FIN5 minus {len(dev)} held-out sentences (split seed {split_seed})",
-        "dev": f"{len(dev)} sentences of FIN5 held out at random (split seed {split_seed})",
-        "test": "FIN3",
-    }
-    return Loaded({"train": train, "dev": dev, "test": test}, file_stats,
-                  {"train": [str(fin5)], "dev": [str(fin5)], "test": [str(fin3)]}, notes)
-
-
-RE3D_DEV_SIZE = 153
+    return _load_with_held_out_dev(fin5, fin3, "io", SEC_DEV_SIZE, split_seed, "sec", "FIN5", "FIN3")
 
 
 def load_re3d(source: PathLike, split_seed: int = 0, **_) -> Loaded:
@@ -179,17 +184,7 @@ def load_re3d(source: PathLike, split_seed: int = 0, **_) -> Loaded:
     src = require_dir(source, "re3d folder")
     tr = _resolve(src, "re3d", ["re3d-train.conll", "train.conll"])
     te = _resolve(src, "re3d", ["re3d-test.conll", "test.conll"])
-    file_stats: Dict[str, ReadStats] = {}
-    train_all = _read_many([tr], "bio", file_stats)
-    test = _read_many([te], "bio", file_stats)
-    train, dev = holdout(train_all, min(RE3D_DEV_SIZE, len(train_all) // 5), split_seed, "re3d-dev")
-    notes = {
-        "train": f"re3d-train minus {len(dev)} held-out sentences (split seed {split_seed})",
-        "dev": f"{len(dev)} sentences of re3d-train held out at random (split seed {split_seed})",
-        "test": "re3d-test",
-    }
-    return Loaded({"train": train, "dev": dev, "test": test}, file_stats,
-                  {"train": [str(tr)], "dev": [str(tr)], "test": [str(te)]}, notes)
+    return _load_with_held_out_dev(tr, te, "bio", RE3D_DEV_SIZE, split_seed, "re3d", "re3d-train", "re3d-test")
 
 
 _GENERIC_NAMES = {

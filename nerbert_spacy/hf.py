@@ -238,7 +238,12 @@ def import_hf(
     W = head.weight.detach().cpu().numpy().astype("float32")[rows]
     b = head.bias.detach().cpu().numpy().astype("float32")[rows]
     blank = spacy.blank(lang)
-    blank.add_pipe("transformer", config={"model": {"name": str(src)}})
+    blank.add_pipe("transformer", config={"model": {
+        "@architectures": "nerbert.TransformerModel.v1",  # the configs' encoder: windows that fit, in-place updates
+        "name": str(src),
+        "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
+        "tokenizer_config": {"use_fast": True},
+    }})
     blank.add_pipe("bio_tagger")
     nlp_config = blank.config
     nlp_config["initialize"]["components"]["bio_tagger"] = {"labels": labels}

@@ -16,12 +16,17 @@ own tokenizer. A single token whose pieces alone exceed the limit gets a window
 of its own (its first piece, all the pooling uses, is always encoded); such
 tokens are counted in ``model.attrs["nerbert_windows"]`` and reported once
 with a warning.
+
+The encoder's weights are also updated in place (:mod:`.torch_update`), which
+stops a small per-update leak of thinc's PyTorch shim.
 """
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
 from spacy.tokens import Doc, Span
 from spacy.util import registry
+
+from .torch_update import update_in_place
 
 GetSpans = Callable[[List[Doc]], List[List[Span]]]
 
@@ -166,7 +171,8 @@ def create_transformer_model(
 
     Same arguments as ``spacy-transformers.TransformerModel.v3``; ``get_spans``
     makes the windows (e.g. ``strided_spans.v1``), which are then split by word
-    pieces where they would be truncated (see the module docstring).
+    pieces where they would be truncated (see the module docstring); its weights are updated
+    in place (:mod:`.torch_update`).
     RETURNS (TransformerModel): The model.
     """
     from spacy_transformers.architectures import create_TransformerModel_v3
@@ -180,4 +186,6 @@ def create_transformer_model(
         grad_scaler_config=dict(grad_scaler_config),
     )
     model.attrs["get_spans"] = wrap_get_spans(model, get_spans)
+    for shim in model.layers[0].shims:
+        update_in_place(shim)
     return model

@@ -20,6 +20,7 @@ into ``{pretrained: target}`` for zero-shot collapsing
 (:mod:`nerbert_spacy.pipeline.label_mapper`).
 """
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ import srsly
 
 from .errors import NerbertError, require_file
 from .labels import ENTITY
-from .util import write_json_atomic
+from .util import write_json_atomic, write_text_atomic
 
 _KEY_RE = re.compile(r"[^0-9a-z]+")
 EXACT = "exact"
@@ -877,3 +878,87 @@ def bundled_mapping_path(name: str) -> Path:
             return base / f"{name}{ext}"
     have = sorted(q.stem for q in base.glob("*.json")) if base.exists() else []
     raise NerbertError(f"no bundled label mapping '{name}' (have: {', '.join(have) or 'none'})", base)
+
+
+# --- the whole `nerbert labels map` step -----------------------------------------
+
+
+@dataclass
+class MapResult:
+    """What :func:`map_labels` did.
+
+    mapping (LabelMapping): The mapping, saved to ``output``.
+    output (Path): The mapping JSON written.
+    overrides (str): The override file applied (a user's file or a bundled one), or None.
+    candidates (Dict[str, List[str]]): Unmapped target labels not declared
+        ``intentionally_unmapped`` -> their closest pretrained labels (best first).
+    left_on_purpose (List[str]): Unmapped target labels the override file declares
+        ``intentionally_unmapped``.
+    edit (Path): The override file to edit to map ``candidates``' targets: the user's
+        override file, else ``<output stem>.overrides.json`` beside ``output`` (written
+        from :func:`override_template` unless it exists); None when no target is left
+        to map.
+    """
+
+    mapping: LabelMapping
+    output: Path
+    overrides: Optional[str] = None
+    candidates: Dict[str, List[str]] = field(default_factory=dict)
+    left_on_purpose: List[str] = field(default_factory=list)
+    edit: Optional[Path] = None
+
+
+def map_labels(
+    target_labels: Optional[Sequence[str]],
+    pretrained: Union[str, Path],
+    output: Union[str, Path],
+    *,
+    ontology: Any = None,
+    overrides: Optional[str] = None,
+    from_data: Optional[Union[str, Path]] = None,
+    strict: bool = True,
+    keep_entity: bool = False,
+) -> MapResult:
+    """Build a mapping of target labels onto a pretrained label set, save it, and
+    prepare the override file for the targets left unmapped.
+
+    target_labels (Sequence[str]): Target labels (may be empty with ``from_data``).
+    pretrained (str | Path): A pretrained pipeline folder, a label file, or 315 / 212 / 4
+        (see :func:`read_pretrained_labels`).
+    output (str | Path): The mapping JSON to write.
+    ontology (Ontology): DBpedia Ontology (optional: without it only exact and synonym rules).
+    overrides (str): An override file (JSON/YAML), or the name of a bundled one
+        (:func:`bundled_mapping_path`) when no such file exists.
+    from_data (str | Path): A DocBin whose entity labels are added to the targets.
+    strict (bool): Override labels that do not exist are an error (else skipped, noted).
+    keep_entity (bool): See :func:`build_mapping`.
+    RETURNS (MapResult): The mapping and what is left to do.
+    """
+    out = Path(output)
+    targets = list(target_labels or [])
+    if from_data is not None:
+        targets += [t for t in target_labels_from_docbin(from_data) if t not in targets]
+    if not targets:
+        raise NerbertError("give target labels as arguments or a DocBin with --from-data")
+    pre = read_pretrained_labels(pretrained, ontology)
+    ov: Optional[str] = None
+    bundled: Optional[Path] = None
+    if overrides is not None:
+        user_file = Path(overrides).exists()
+        ov = overrides if user_file else str(bundled_mapping_path(overrides))
+        bundled = None if user_file else Path(ov)
+    mapping = build_mapping(targets, pre, ontology, ov, strict=strict, keep_entity=keep_entity)
+    mapping.save(out)
+    declared = read_overrides(ov)[0]["intentionally_unmapped"] if ov is not None else []
+    candidates = {t: c for t, c in closest_candidates(mapping, ontology).items() if t not in declared}
+    left = [t for t in mapping.unmapped_target if t in declared]
+    result = MapResult(mapping, out, overrides=ov, candidates=candidates, left_on_purpose=left)
+    if not candidates:
+        return result
+    if ov is not None and bundled is None:
+        result.edit = Path(ov)
+    else:
+        result.edit = out.with_name(f"{out.stem}.overrides.json")
+        if not result.edit.exists():  # plain json: a file meant for hand editing
+            write_text_atomic(result.edit, json.dumps(override_template(mapping, candidates, bundled), indent=2) + "\n")
+    return result

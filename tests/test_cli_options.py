@@ -458,26 +458,20 @@ def case_viz_tsne(tmp: Path) -> List[Run]:
 
 
 def case_labels_map(tmp: Path) -> List[Run]:
-    from nerbert_spacy.mapping import LabelMapping
+    from nerbert_spacy.mapping import LabelMapping, MapResult
 
-    build, pre = "nerbert_spacy.mapping:build_mapping", "nerbert_spacy.mapping:read_pretrained_labels"
+    mp = "nerbert_spacy.mapping:map_labels"
     mapping = LabelMapping(targets=["t1", "t2"], pretrained=["x"], pairs={"t1": {"x": "exact"}})
-    overrides = tmp / "ov.json"
     return [Run(
         args={"target_labels": ["t1"], "pretrained": ["-p", "315"], "ontology": ["-O", str(tmp / "o.owl")],
-              "overrides": ["--overrides", str(overrides)], "from_data": ["--from-data", str(tmp / "d.spacy")],
+              "overrides": ["--overrides", "crossner-politics"], "from_data": ["--from-data", str(tmp / "d.spacy")],
               "output": ["-o", str(tmp / "m.json")], "lenient": ["--lenient"], "keep_entity": ["--keep-entity"]},
-        expect={"target_labels": (build, 0, ["t1", "t2"]), "pretrained": (pre, 0, "315"),
-                "ontology": (pre, 1, onto(tmp / "o.owl")), "overrides": (build, 3, str(overrides)),
-                "from_data": ("nerbert_spacy.mapping:target_labels_from_docbin", 0, tmp / "d.spacy"),
-                "output": lambda rec, out, tmp: (tmp / "m.json").is_file(), "lenient": (build, "strict", False),
-                "keep_entity": (build, "keep_entity", True)},
-        patches={build: Recorder(mapping), pre: Recorder(["x"]),
-                 "nerbert_spacy.mapping:target_labels_from_docbin": Recorder(["t2"]),
-                 "nerbert_spacy.mapping:read_overrides": Recorder(({"intentionally_unmapped": []}, [])),
-                 "nerbert_spacy.mapping:closest_candidates": Recorder({}),
+        expect={"target_labels": (mp, 0, ["t1"]), "pretrained": (mp, 1, "315"), "output": (mp, 2, tmp / "m.json"),
+                "ontology": (mp, "ontology", onto(tmp / "o.owl")), "overrides": (mp, "overrides", "crossner-politics"),
+                "from_data": (mp, "from_data", tmp / "d.spacy"), "lenient": (mp, "strict", False),
+                "keep_entity": (mp, "keep_entity", True)},
+        patches={mp: Recorder(MapResult(mapping, tmp / "m.json", candidates={"t2": ["x"]}, edit=tmp / "m.overrides.json")),
                  "nerbert_spacy.dbpedia.ontology:Ontology.load": ONTO},
-        setup=lambda tmp: overrides.write_text("{}"),
     )]
 
 

@@ -365,6 +365,69 @@ def test_override_template_extends_a_bundled_file(onto):
     assert data["drop"] == ["ENTITY"] and data["notes"] == ["scholar: closest pretrained labels scientist"]
 
 
+def test_map_labels_writes_the_mapping_and_the_override_template(onto, tmp_path):
+    from nerbert_spacy.mapping import map_labels
+
+    labels = tmp_path / "pretrained.txt"
+    labels.write_text("\n".join(PRETRAINED) + "\n")
+    out = tmp_path / "m.json"
+    result = map_labels(["politician", "presidents", "misc"], labels, out, ontology=onto)
+    assert result.output == out and result.overrides is None and result.left_on_purpose == []
+    assert LabelMapping.load(out).to_head_mapping() == result.mapping.to_head_mapping()
+    assert result.mapping.unmapped_target == ["presidents", "misc"]
+    assert result.candidates["presidents"][0] == "president" and set(result.candidates) == {"presidents", "misc"}
+    template = tmp_path / "m.overrides.json"
+    assert result.edit == template
+    assert json.loads(template.read_text())["map"] == {"presidents": [], "misc": []}
+    # an existing file to edit is left as it is
+    template.write_text("{}")
+    assert map_labels(["politician", "presidents"], labels, out, ontology=onto).edit == template
+    assert template.read_text() == "{}"
+    # nothing left to map: no file to edit
+    assert map_labels(["politician"], labels, out, ontology=onto).edit is None
+
+
+def test_map_labels_with_a_user_override_file_and_from_data(onto, tmp_path):
+    import spacy
+    from spacy.tokens import Doc, DocBin, Span
+
+    from nerbert_spacy.mapping import map_labels
+
+    labels = tmp_path / "pretrained.txt"
+    labels.write_text("\n".join(PRETRAINED) + "\n")
+    doc = Doc(spacy.blank("en").vocab, words=["Obama", "and", "Merkel"])
+    doc.ents = [Span(doc, 0, 1, "politician"), Span(doc, 2, 3, "politician")]
+    DocBin(docs=[doc]).to_disk(tmp_path / "d.spacy")
+    ov = tmp_path / "ov.json"
+    ov.write_text(json.dumps({"map": {"misc": ["film"]}}))
+    out = tmp_path / "m.json"
+    result = map_labels(["misc", "presidents"], labels, out, ontology=onto, overrides=str(ov), from_data=tmp_path / "d.spacy")
+    assert result.mapping.targets == ["misc", "presidents", "politician"]
+    assert result.mapping.pairs["misc"] == {"film": "override"}
+    assert result.overrides == str(ov) and result.edit == ov  # the user's own file is the one to edit
+    assert not (tmp_path / "m.overrides.json").exists()
+    ov.write_text(json.dumps({"map": {}, "intentionally_unmapped": ["presidents"]}))
+    result = map_labels(["politician", "presidents"], labels, out, ontology=onto, overrides=str(ov))
+    assert result.left_on_purpose == ["presidents"] and result.candidates == {} and result.edit is None
+    with pytest.raises(NerbertError, match="give target labels"):
+        map_labels([], labels, out)
+
+
+def test_map_labels_with_a_bundled_override(onto, tmp_path):
+    from nerbert_spacy.mapping import map_labels
+
+    labels = tmp_path / "pretrained.txt"
+    labels.write_text("\n".join(PRETRAINED) + "\n")
+    out = tmp_path / "m.json"
+    result = map_labels(["person", "misc", "scholar"], labels, out, ontology=onto, overrides="crossner-politics",
+                        strict=False)
+    assert result.overrides == str(bundled_mapping_path("crossner-politics"))
+    assert result.left_on_purpose == ["misc"] and list(result.candidates) == ["scholar"]
+    assert result.edit == tmp_path / "m.overrides.json"  # the bundled file is never edited in place
+    data = json.loads(result.edit.read_text())
+    assert data["map"]["person"] == ["footballplayer", "archbishop"] and data["map"]["scholar"] == []
+
+
 def test_real_wnut_schema_maps_without_overrides(shared_data):
     """Issue 18.4: corporation, product and creative-work stayed unmapped on the real 315 labels."""
     owl = shared_data / "dbpedia" / "dbpedia_2016-10.owl"

@@ -1,6 +1,5 @@
 """``nerbert labels``: label sets, target-schema mappings, zero-shot evaluation
 and infobox typing."""
-import json
 import tempfile
 from pathlib import Path
 from typing import List, Optional
@@ -45,47 +44,20 @@ def map_cmd(
     ),
 ) -> None:
     """Map target labels onto a pretrained label set (exact, synonym, descendant, ancestor, override)."""
-    from ..mapping import (
-        build_mapping,
-        bundled_mapping_path,
-        closest_candidates,
-        override_template,
-        read_overrides,
-        read_pretrained_labels,
-        target_labels_from_docbin,
-    )
-    from ..util import write_text_atomic
+    from ..mapping import map_labels
 
-    targets = list(target_labels or [])
-    if from_data is not None:
-        targets += [t for t in target_labels_from_docbin(from_data) if t not in targets]
-    if not targets:
-        raise NerbertError("give target labels as arguments or a DocBin with --from-data")
-    onto = _ontology(ontology)
-    pre = read_pretrained_labels(pretrained, onto)
-    ov, bundled = None, None
-    if overrides is not None:
-        user_file = Path(overrides).exists()
-        ov = overrides if user_file else str(bundled_mapping_path(overrides))
-        bundled = None if user_file else Path(ov)
-    mapping = build_mapping(targets, pre, onto, ov, strict=not lenient, keep_entity=keep_entity)
-    mapping.save(output)
-    declared = read_overrides(ov)[0]["intentionally_unmapped"] if ov is not None else []
-    candidates = {t: c for t, c in closest_candidates(mapping, onto).items() if t not in declared}
-    _print_mapping(mapping, candidates)
-    left = [t for t in mapping.unmapped_target if t in declared]
-    if left:
-        typer.echo(f"left unmapped on purpose (intentionally_unmapped in {ov}): {', '.join(left)}")
+    result = map_labels(
+        target_labels, pretrained, output, ontology=_ontology(ontology), overrides=overrides, from_data=from_data,
+        strict=not lenient, keep_entity=keep_entity,
+    )
+    _print_mapping(result.mapping, result.candidates)
+    if result.left_on_purpose:
+        typer.echo(
+            f"left unmapped on purpose (intentionally_unmapped in {result.overrides}): {', '.join(result.left_on_purpose)}"
+        )
     typer.echo(f"wrote {output}")
-    if not candidates:
-        return
-    if ov is not None and bundled is None:
-        edit = Path(ov)
-    else:
-        edit = output.with_name(f"{output.stem}.overrides.json")
-        if not edit.exists():  # plain json: a file meant for hand editing
-            write_text_atomic(edit, json.dumps(override_template(mapping, candidates, bundled), indent=2) + "\n")
-    typer.echo(f'to map them: edit {edit} (pretrained labels under "map") and rerun with --overrides {edit}')
+    if result.edit is not None:
+        typer.echo(f'to map them: edit {result.edit} (pretrained labels under "map") and rerun with --overrides {result.edit}')
 
 
 def _print_mapping(mapping, candidates=None) -> None:

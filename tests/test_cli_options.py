@@ -518,35 +518,23 @@ def case_labels_zeroshot(tmp: Path) -> List[Run]:
     )]
 
 
-def _infobox_source(write: Recorder) -> Recorder:
-    return Recorder(lambda *a, **k: ns(write=write))
-
-
 def case_labels_infobox_types(tmp: Path) -> List[Run]:
-    src, red = "nerbert_spacy.dbpedia.infobox:InfoboxTypeSource", "nerbert_spacy.dbpedia.infobox:template_redirects_from_dump"
-    build = "nerbert_spacy.dbpedia.types:TypeIndex.build"
-    write = Recorder({})
+    w = "nerbert_spacy.dbpedia.infobox:write_infobox_types"
     dumps = [str(tmp / "a.xml"), str(tmp / "b.xml")]
     return [Run(
         args={"dumps": dumps, "mappings": ["--mappings", str(tmp / "Mapping_en.xml")], "output": ["-o", str(tmp / "t.nt")],
               "ontology": ["-O", str(tmp / "o.owl")], "instance_types": ["--instance-types", str(tmp / "it.ttl")],
               "exact_case": ["--exact-case"], "template_redirects": ["--template-redirects"]},
-        expect={"dumps": ("write", 0, [Path(d) for d in dumps]), "mappings": (src, 0, tmp / "Mapping_en.xml"),
-                "output": ("write", 1, tmp / "t.nt"), "ontology": (src, 1, onto(tmp / "o.owl")),
-                "instance_types": lambda rec, out, tmp: (
-                    _same(_received(rec[build], 0), [tmp / "it.ttl"]) and _received(rec["write"], "skip_typed") == "INDEX"),
-                "exact_case": (src, "case_insensitive", False),
-                "template_redirects": lambda rec, out, tmp: (
-                    _same(_received(rec[red], 0), [Path(d) for d in dumps])
-                    and _received(rec[src], "template_redirects") == {"Template:A": "Template:B"})},
-        patches={src: _infobox_source(write), red: Recorder({"Template:A": "Template:B"}), build: Recorder("INDEX"),
-                 "write": write, "nerbert_spacy.dbpedia.ontology:Ontology.load": ONTO},
+        expect={"dumps": (w, 0, [Path(d) for d in dumps]), "mappings": (w, 1, tmp / "Mapping_en.xml"),
+                "output": (w, 2, tmp / "t.nt"), "ontology": (w, "ontology", onto(tmp / "o.owl")),
+                "instance_types": (w, "instance_types", [tmp / "it.ttl"]), "exact_case": (w, "case_insensitive", False),
+                "template_redirects": (w, "template_redirects", True)},
+        patches={w: Recorder({}), "nerbert_spacy.dbpedia.ontology:Ontology.load": ONTO},
     )]
 
 
 def case_labels_infobox_agreement(tmp: Path) -> List[Run]:
-    src, agree = "nerbert_spacy.dbpedia.infobox:InfoboxTypeSource", "nerbert_spacy.dbpedia.infobox:infobox_agreement"
-    build = "nerbert_spacy.dbpedia.types:TypeIndex.build"
+    agree = "nerbert_spacy.dbpedia.infobox:agreement_with_instance_types"
     total = {"articles": 1, "infobox_typed": 1, "reference_typed": 1, "both": 1, "exact_rate": None,
              "up_to_ancestors_rate": None}
     dumps = [str(tmp / "a.xml")]
@@ -554,13 +542,10 @@ def case_labels_infobox_agreement(tmp: Path) -> List[Run]:
         args={"dumps": dumps, "mappings": ["--mappings", str(tmp / "Mapping_en.xml")],
               "instance_types": ["--instance-types", str(tmp / "it.ttl")], "ontology": ["-O", str(tmp / "o.owl")],
               "output": ["-o", str(tmp / "agree.json")]},
-        expect={"dumps": (agree, 1, [Path(d) for d in dumps]), "mappings": (src, 0, tmp / "Mapping_en.xml"),
-                "instance_types": lambda rec, out, tmp: (
-                    _same(_received(rec[build], 0), [tmp / "it.ttl"]) and _received(rec[agree], 2) == "INDEX"),
-                "ontology": (src, 1, onto(tmp / "o.owl")),
+        expect={"dumps": (agree, 0, [Path(d) for d in dumps]), "mappings": (agree, 1, tmp / "Mapping_en.xml"),
+                "instance_types": (agree, 2, [tmp / "it.ttl"]), "ontology": (agree, 3, onto(tmp / "o.owl")),
                 "output": ("nerbert_spacy.util:write_json_atomic", 0, tmp / "agree.json")},
-        patches={src: _infobox_source(Recorder({})), agree: Recorder({"dumps": {}, "total": total}), build: Recorder("INDEX"),
-                 "nerbert_spacy.util:write_json_atomic": Recorder(),
+        patches={agree: Recorder({"dumps": {}, "total": total}), "nerbert_spacy.util:write_json_atomic": Recorder(),
                  "nerbert_spacy.dbpedia.ontology:Ontology.load": ONTO},
     )]
 

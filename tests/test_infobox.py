@@ -295,6 +295,76 @@ def test_type_source_plugs_into_type_index(mappings, tmp_path):
     assert index.classes("Barack Obama") == ["OfficeHolder"]
 
 
+def _instance_types(path):
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    path.write_text(
+        f"<http://dbpedia.org/resource/Paris> {rdf_type} <http://dbpedia.org/ontology/Settlement> .\n"
+        f"<http://dbpedia.org/resource/Barack_Obama> {rdf_type} <http://dbpedia.org/ontology/OfficeHolder> .\n"
+    )
+    return path
+
+
+def test_write_infobox_types_leaves_instance_types_first(tmp_path):
+    from nerbert_spacy.dbpedia.infobox import write_infobox_types
+
+    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
+    dump = _write_dump(tmp_path / "dump.xml")
+    it = tmp_path / "it.nt"
+    it.write_text(
+        "<http://dbpedia.org/resource/Paris> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<http://dbpedia.org/ontology/Settlement> .\n"
+    )
+    out = tmp_path / "types.nt"
+    stats = write_infobox_types([dump], tmp_path / "Mapping_en.xml", out, ontology=MiniOntology())
+    assert stats["articles_typed"] == 2 and stats["entities_written"] == 2 and stats["errors"] == []
+    stats = write_infobox_types([dump], tmp_path / "Mapping_en.xml", out, ontology=MiniOntology(), instance_types=[it])
+    assert stats["skipped_already_typed"] == 1 and stats["entities_written"] == 1
+    assert "Barack_Obama" in out.read_text() and "Paris" not in out.read_text()
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_write_infobox_types_reads_template_redirects_first(tmp_path):
+    from nerbert_spacy.dbpedia.infobox import write_infobox_types
+
+    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
+    d = tmp_path / "d.xml"
+    d.write_text(
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
+        "<page><title>Template:Infobox Politician</title><ns>10</ns><id>9</id>"
+        '<redirect title="Template:Infobox officeholder" /><revision><id>1</id>'
+        "<text>#REDIRECT [[Template:Infobox officeholder]]</text></revision></page>"
+        "<page><title>Jane Doe</title><ns>0</ns><id>11</id>"
+        "<revision><id>3</id><text>{{Infobox Politician | name = Jane}} Jane is a politician.</text></revision></page>"
+        "</mediawiki>"
+    )
+    out = tmp_path / "types.nt"
+    told = []
+    stats = write_infobox_types([d], tmp_path / "Mapping_en.xml", out, case_insensitive=False, progress=told.append)
+    assert stats.get("articles_typed", 0) == 0 and stats["articles"] == 1 and told == []
+    stats = write_infobox_types([d], tmp_path / "Mapping_en.xml", out, case_insensitive=False,
+                                template_redirects=True, progress=told.append)
+    assert told == ["1 template redirects"]
+    assert stats["articles_typed"] == 1 and "Jane_Doe> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> " \
+        "<http://dbpedia.org/ontology/OfficeHolder>" in out.read_text()
+
+
+def test_agreement_with_instance_types(tmp_path):
+    from nerbert_spacy.dbpedia.infobox import agreement_with_instance_types
+
+    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
+    dump = _write_dump(tmp_path / "dump.xml")
+    result = agreement_with_instance_types([dump], tmp_path / "Mapping_en.xml", [_instance_types(tmp_path / "it.nt")],
+                                           MiniOntology())
+    total = result["total"]
+    assert result["dumps"]["dump.xml"] == total
+    assert (total["articles"], total["infobox_typed"], total["reference_typed"], total["both"]) == (3, 2, 2, 2)
+    assert total["exact"] == 1 and total["infobox_more_specific"] == 1  # City under the reference's Settlement
+    assert total["exact_rate"] == 0.5 and total["up_to_ancestors_rate"] == 1.0
+    assert result["disagreement_examples"] == [
+        {"title": "Paris", "verdict": "infobox_more_specific", "infobox": ["City"], "reference": ["Settlement"]}
+    ]
+
+
 def test_real_mappings_file(shared_data):
     path = shared_data / "dbpedia" / "Mapping_en.xml"
     if not path.exists():

@@ -1,6 +1,5 @@
 """``nerbert labels``: label sets, target-schema mappings, zero-shot evaluation
 and infobox typing."""
-import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -188,22 +187,12 @@ def infobox_types_cmd(
     ),
 ) -> None:
     """Type articles from their infobox templates; write N-Triples for TypeIndex.build."""
-    from ..dbpedia.infobox import InfoboxTypeSource, template_redirects_from_dump
+    from ..dbpedia.infobox import write_infobox_types
 
-    redirects = template_redirects_from_dump(dumps) if template_redirects else None
-    if redirects is not None:
-        typer.echo(f"{len(redirects)} template redirects")
-    source = InfoboxTypeSource(
-        mappings, _ontology(ontology), case_insensitive=not exact_case, template_redirects=redirects
+    stats = write_infobox_types(
+        dumps, mappings, output, ontology=_ontology(ontology), instance_types=instance_types,
+        case_insensitive=not exact_case, template_redirects=template_redirects, progress=typer.echo,
     )
-    if instance_types:
-        from ..dbpedia.types import TypeIndex
-
-        with tempfile.TemporaryDirectory(prefix="nerbert-types-") as tmp:
-            index = TypeIndex.build(list(instance_types), Path(tmp) / "types.index")
-            stats = source.write(dumps, output, skip_typed=index)
-    else:
-        stats = source.write(dumps, output)
     for err in stats.get("errors", []):
         typer.echo(f"warning: {err}", err=True)
     typer.echo(
@@ -222,14 +211,10 @@ def infobox_agreement_cmd(
     output: Optional[Path] = output_option(None, "JSON with the numbers."),
 ) -> None:
     """Agreement of infobox types with instance types on the articles both type."""
-    from ..dbpedia.infobox import InfoboxTypeSource, infobox_agreement
-    from ..dbpedia.types import TypeIndex
+    from ..dbpedia.infobox import agreement_with_instance_types
     from ..util import write_json_atomic
 
-    source = InfoboxTypeSource(mappings, _ontology(ontology))
-    with tempfile.TemporaryDirectory(prefix="nerbert-types-") as tmp:
-        index = TypeIndex.build(list(instance_types), Path(tmp) / "types.index")
-        result = infobox_agreement(source, dumps, index)
+    result = agreement_with_instance_types(dumps, mappings, instance_types, _ontology(ontology))
     if output is not None:
         write_json_atomic(output, result)
     typer.echo(f"{'dump':<60} {'articles':>8} {'infobox':>8} {'ref':>6} {'both':>6} {'exact':>7} {'up-to-anc':>9}")

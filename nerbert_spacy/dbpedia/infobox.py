@@ -13,19 +13,23 @@ that need no DBpedia download and are in sync with the dump.
 - `InfoboxTypeSource(...).write(dump_paths, output)` writes an N-Triples type
   file that `TypeIndex.build` reads like DBpedia's instance-types files.
 - `infobox_agreement(...)` measures agreement with an instance-types file.
+- `write_infobox_types(...)` and `agreement_with_instance_types(...)` do both from
+  files (``nerbert labels infobox-types`` / ``infobox-agreement``).
 
 Precedence when merged with instance-types files: instance types first, the
 infobox fills the gaps (`InfoboxTypeSource.write(..., skip_typed=index)`),
 see docs/beyond.md for the reasons and the measured agreement.
 """
 import bz2
+import contextlib
 import html
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import mwparserfromhell
 
@@ -756,3 +760,76 @@ def _finish(c: Counter) -> Dict[str, Any]:
     out["exact_rate"] = round(out["exact"] / both, 4) if both else None
     out["up_to_ancestors_rate"] = round(up / both, 4) if both else None
     return out
+
+
+# --- the steps from files: type file, agreement ------------------------------------
+
+
+@contextlib.contextmanager
+def temporary_type_index(type_files: Sequence[Union[str, Path]]) -> Iterator[Any]:
+    """A `TypeIndex` of ``type_files`` built in a temporary folder, removed on exit.
+
+    type_files (Sequence[str | Path]): Instance-types files (N-Triples/Turtle, plain or .bz2).
+    YIELDS (TypeIndex): The index.
+    """
+    from .types import TypeIndex
+
+    with tempfile.TemporaryDirectory(prefix="nerbert-types-") as tmp:
+        yield TypeIndex.build(list(type_files), Path(tmp) / "types.index")
+
+
+def write_infobox_types(
+    dump_paths: Sequence[Union[str, Path]],
+    mappings: Union[InfoboxMappings, str, Path],
+    output: Union[str, Path],
+    *,
+    ontology: Any = None,
+    instance_types: Optional[Sequence[Union[str, Path]]] = None,
+    case_insensitive: bool = True,
+    template_redirects: bool = False,
+    progress: Optional[Callable[[str], Any]] = None,
+) -> Dict[str, Any]:
+    """Type the articles of dumps from their infobox templates and write the N-Triples
+    type file (see `InfoboxTypeSource.write`).
+
+    dump_paths (Sequence[str | Path]): Wikipedia pages-articles dumps.
+    mappings (InfoboxMappings | str | Path): Mappings or the path of ``Mapping_en.xml``.
+    output (str | Path): The N-Triples file (bz2 when it ends in .bz2).
+    ontology (Ontology): DBpedia Ontology (optional, recommended).
+    instance_types (Sequence[str | Path]): Instance-types files that take precedence:
+        articles they type are left out (a temporary `TypeIndex` of them is built).
+    case_insensitive (bool): See `InfoboxMappings.resolve`.
+    template_redirects (bool): First read the Template: redirects of the dumps
+        (`template_redirects_from_dump`).
+    progress (Callable[[str], Any]): Told how many template redirects were read, before the
+        articles are typed.
+    RETURNS (Dict[str, Any]): The counts of `InfoboxTypeSource.write` (with ``errors``).
+    """
+    dumps = list(dump_paths)
+    redirects = template_redirects_from_dump(dumps) if template_redirects else None
+    if redirects is not None and progress is not None:
+        progress(f"{len(redirects)} template redirects")
+    source = InfoboxTypeSource(mappings, ontology, case_insensitive=case_insensitive, template_redirects=redirects)
+    if instance_types:
+        with temporary_type_index(instance_types) as index:
+            return source.write(dumps, output, skip_typed=index)
+    return source.write(dumps, output)
+
+
+def agreement_with_instance_types(
+    dump_paths: Sequence[Union[str, Path]],
+    mappings: Union[InfoboxMappings, str, Path],
+    instance_types: Sequence[Union[str, Path]],
+    ontology: Any,
+) -> Dict[str, Any]:
+    """`infobox_agreement` of the dumps' infobox types with instance-types files.
+
+    dump_paths (Sequence[str | Path]): Wikipedia dumps.
+    mappings (InfoboxMappings | str | Path): Mappings or the path of ``Mapping_en.xml``.
+    instance_types (Sequence[str | Path]): The reference instance-types files.
+    ontology (Ontology): DBpedia Ontology.
+    RETURNS (Dict[str, Any]): See `infobox_agreement`.
+    """
+    source = InfoboxTypeSource(mappings, ontology)
+    with temporary_type_index(instance_types) as index:
+        return infobox_agreement(source, list(dump_paths), index)

@@ -6,6 +6,9 @@ anywhere an encoder name is expected (``components.transformer.model.name``).
 from pathlib import Path
 from typing import Iterable, List, Optional, Union
 
+from .errors import NerbertError
+from .util import atomic_dir
+
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 # Enough real word pieces that English test sentences are not all [UNK].
@@ -72,6 +75,41 @@ def make_tiny_bert(
     )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(str(out))
+    return out
+
+
+def write_tiny_bert(
+    output_dir: Union[str, Path],
+    *,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 2,
+    seed: int = 0,
+    force: bool = False,
+) -> Path:
+    """`make_tiny_bert` into a folder that is swapped in whole (intermediate size twice
+    the hidden size), after checking the sizes and that the folder may be written.
+
+    output_dir (str | Path): Target folder; must not exist or be empty unless ``force``.
+    hidden_size (int): Width; a positive multiple of ``num_heads``.
+    num_layers (int): Transformer layers (>= 1).
+    num_heads (int): Attention heads (>= 1).
+    seed (int): Torch seed of the random weights.
+    force (bool): Replace an existing non-empty folder.
+    RETURNS (Path): ``output_dir``.
+    """
+    out = Path(output_dir)
+    if hidden_size < 1 or num_layers < 1 or num_heads < 1 or hidden_size % num_heads:
+        raise NerbertError(
+            f"--hidden ({hidden_size}) must be a positive multiple of --heads ({num_heads}), --layers >= 1"
+        )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise NerbertError("output folder exists and is not empty (use --force to replace it)", out)
+    with atomic_dir(out) as tmp:
+        make_tiny_bert(
+            tmp, hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
+            intermediate_size=2 * hidden_size, seed=seed,
+        )
     return out
 
 

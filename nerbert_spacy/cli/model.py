@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from ..errors import NerbertError
 from ._util import App, force_option, lang_option, output_option, seed_option
 
 app = App(
@@ -27,19 +26,9 @@ def tiny(
     force: bool = force_option(),
 ) -> None:
     """Write a tiny randomly initialised BERT + vocab, usable as paths.encoder."""
-    from ..pipeline.callbacks import _write_dir_atomic
-    from ..tiny import make_tiny_bert
+    from ..tiny import write_tiny_bert
 
-    if hidden < 1 or layers < 1 or heads < 1 or hidden % heads:
-        raise NerbertError(f"--hidden ({hidden}) must be a positive multiple of --heads ({heads}), --layers >= 1")
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
-        raise NerbertError("output folder exists and is not empty (use --force to replace it)", output_dir)
-    _write_dir_atomic(
-        output_dir,
-        lambda tmp: make_tiny_bert(
-            tmp, hidden_size=hidden, num_layers=layers, num_heads=heads, intermediate_size=2 * hidden, seed=seed
-        ),
-    )
+    write_tiny_bert(output_dir, hidden_size=hidden, num_layers=layers, num_heads=heads, seed=seed, force=force)
     typer.echo(f"wrote tiny BERT (hidden {hidden}, {layers} layers, seed {seed}) to {output_dir}")
 
 

@@ -296,6 +296,11 @@ def plan(spec: GridSpec) -> List[Run]:
     return runs
 
 
+def plan_status(spec: GridSpec) -> List[Tuple[Run, bool]]:
+    """The runs of :func:`plan`, each with whether it is done (its result file exists)."""
+    return [(run, Path(run.result_path).is_file()) for run in plan(spec)]
+
+
 def source_model_dir(spec: GridSpec, arm: str, seed: int) -> Path:
     """Where the CoNLL-2003-trained pipeline of (arm, seed) lives."""
     return spec.work_path / "source" / arm / f"seed{seed}"

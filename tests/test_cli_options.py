@@ -141,8 +141,8 @@ def case_grid(tmp: Path) -> List[Run]:
         },
         patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:run_grid": Recorder(report)},
     )
-    dry = Run(args={"dry_run": ["--dry-run"]}, expect={"dry_run": ("nerbert_spacy.grid:plan", 0, "SPEC")},
-              patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:plan": Recorder([])})
+    dry = Run(args={"dry_run": ["--dry-run"]}, expect={"dry_run": ("nerbert_spacy.grid:plan_status", 0, "SPEC")},
+              patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:plan_status": Recorder([])})
     report_only = Run(
         args={"report_only": ["--report-only"]},
         expect={"report_only": ("nerbert_spacy.grid:write_grid_report", 0, "SPEC")},

@@ -110,6 +110,18 @@ def test_plan_order_and_paths(tmp_path):
     assert runs[2].result_path == str(tmp_path / "results/target/crossner-politics/bert/fewshot-5/seed1.json")
 
 
+def test_plan_status_says_which_runs_are_done(tmp_path):
+    from nerbert_spacy.grid import plan_status
+
+    spec = _spec(tmp_path, "c")
+    runs = plan(spec)
+    Path(runs[1].result_path).parent.mkdir(parents=True)
+    Path(runs[1].result_path).write_text("{}")
+    status = plan_status(spec)
+    assert [r.key for r, _ in status] == [r.key for r in runs]
+    assert [ok for _, ok in status] == [i == 1 for i in range(len(runs))]
+
+
 def test_grid_runs_resumes_and_reports(tmp_path):
     corpus = _corpus(tmp_path)
     spec = _spec(tmp_path, corpus, overrides={"training.max_epochs": 2})

@@ -71,7 +71,7 @@ def grid(
         parse_assignment,
         parse_override_value,
         parse_seeds,
-        plan,
+        plan_status,
         run_grid,
         write_grid_report,
     )
@@ -94,13 +94,10 @@ def grid(
         command="nerbert grid " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["grid"] else None,
     )
     if dry_run:
-        runs = plan(spec)
-        done = 0
-        for run in runs:
-            ok = Path(run.result_path).is_file()
-            done += ok
+        status = plan_status(spec)
+        for run, ok in status:
             typer.echo(f"{'done ' if ok else 'todo '} {run.key}")
-        typer.echo(f"{done}/{len(runs)} runs done")
+        typer.echo(f"{sum(ok for _, ok in status)}/{len(status)} runs done")
         return
     if report_only:
         md, png = write_grid_report(spec)

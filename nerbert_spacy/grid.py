@@ -381,6 +381,19 @@ def batch_size(spec: GridSpec, extra: Optional[Dict[str, Any]] = None) -> int:
     return size
 
 
+def steps_per_epoch(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] = None) -> int:
+    """Update steps in one epoch of ``n_train`` sentences (ceil(n_train / batch size))."""
+    return max(1, math.ceil(n_train / batch_size(spec, extra)))
+
+
+def max_patience(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] = None) -> int:
+    """The most patience a retry may get (:func:`train_until_learned`): ``max_epochs`` epochs of
+    steps; 0 (no retries) without early stopping in epochs."""
+    if not spec.early_stopping:
+        return 0
+    return int(spec.early_stopping["max_epochs"]) * steps_per_epoch(spec, n_train, extra)
+
+
 def epoch_budget(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """``early_stopping`` in epochs as spaCy's update-step settings for ``n_train`` sentences.
 
@@ -391,7 +404,7 @@ def epoch_budget(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] =
     """
     if not spec.early_stopping:
         return {}
-    per_epoch = max(1, math.ceil(n_train / batch_size(spec, extra)))
+    per_epoch = steps_per_epoch(spec, n_train, extra)
     evals = max(1, int(spec.early_stopping.get("evals_per_epoch", 1)))
     return {
         "training.eval_frequency": max(1, per_epoch // evals),
@@ -410,6 +423,34 @@ class RunFailed(Exception):
     def __init__(self, message: str, log: Optional[str] = None) -> None:
         super().__init__(message)
         self.log = log
+
+
+def train_until_learned(train_fn: Callable[..., Any], job: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Train; while model-best is the untrained step-0 model although later evaluations ran
+    (a plain encoder on a tiny training set can score 0 for the first epochs, so patience runs
+    out before it learns), train again from scratch with twice the patience, up to
+    ``job["max_patience"]`` steps (``max_epochs`` epochs; no retry without it). Runs that
+    learned are never retrained.
+
+    train_fn: ``spacy.cli.train.train``-like: (config, output, use_gpu=, overrides=).
+    job (Dict[str, Any]): See :func:`train_and_evaluate`.
+    RETURNS (List[Dict[str, Any]]): One entry per retry (the patience that ran out).
+    """
+    from .pipeline.logger import LAST_RUN
+
+    overrides = dict(job["overrides"])
+    retries: List[Dict[str, Any]] = []
+    budget = int(job.get("max_patience") or 0)
+    while True:
+        LAST_RUN.clear()
+        train_fn(job["config"], job["output"], use_gpu=int(job.get("gpu_id", -1)), overrides=overrides)
+        patience = int(overrides.get("training.patience") or 0)
+        stuck = LAST_RUN.get("best_step") == 0 and LAST_RUN.get("last_evaluated_step", 0) > 0
+        if not stuck or not patience or not budget or patience >= budget:
+            return retries
+        retries.append({"patience": patience, "best_score": LAST_RUN.get("best_score"),
+                        "last_evaluated_step": LAST_RUN.get("last_evaluated_step")})
+        overrides["training.patience"] = min(2 * patience, budget)
 
 
 def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:
@@ -435,13 +476,15 @@ def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:
         result.update(train_seconds=0.0, eval_seconds=round(time.perf_counter() - start, 1))
         return result
     start = time.perf_counter()
-    train(job["config"], job["output"], use_gpu=int(job.get("gpu_id", -1)), overrides=job["overrides"])
+    retries = train_until_learned(train, job)
     train_seconds = time.perf_counter() - start
     best = Path(job["output"]) / "model-best"
     if not best.is_dir():
         raise RunFailed(f"training wrote no model-best in {job['output']}")
     meta = srsly.read_json(best / "meta.json") if (best / "meta.json").is_file() else {}
     result: Dict[str, Any] = {"train_seconds": round(train_seconds, 1), "dev_performance": meta.get("performance", {})}
+    if retries:
+        result["retries"] = retries
     if job.get("test"):
         start = time.perf_counter()
         result.update(evaluate_pipeline(best, job["test"], batch_size=int(job.get("batch_size", 64)),
@@ -514,9 +557,10 @@ def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: G
         ov["paths.train"] = str(_capped_train(train, int(spec.train_cap), seed))
         n_source = int(spec.train_cap)
     ov.update(epoch_budget(spec, n_source, spec.source_overrides))
+    most = max_patience(spec, n_source, spec.source_overrides)
     # the source model is trained from the arm; head transfer applies to the target head only
     ov["paths.head_mapping"] = None
-    job = {"config": spec.config, "output": str(out), "overrides": ov, "gpu_id": spec.gpu_id}
+    job = {"config": spec.config, "output": str(out), "overrides": ov, "gpu_id": spec.gpu_id, "max_patience": most}
     try:
         run_fn(job, spec.work_path / "logs" / f"source__{arm.name}__seed{seed}.log")
     except RunFailed as err:
@@ -573,6 +617,7 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
             n_train = int(spec.train_cap)
         ov.update(epoch_budget(spec, n_train))
         job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
+               "max_patience": max_patience(spec, n_train),
                "test": str(test), "batch_size": spec.eval_batch_size}
         if arm.zero_shot:
             mapping = arm.zero_shot.replace("{domain}", run.domain)

@@ -157,6 +157,12 @@ def create_check_training_budget() -> Callable[[Any], Any]:
     return check
 
 
+#: What the last training run in this process ended with (``best_step``, ``best_score``,
+#: ``evaluations``, ``last_evaluated_step``); empty when it made no evaluation. The grid reads it
+#: to retry a run whose model-best is the untrained step-0 model.
+LAST_RUN: Dict[str, Any] = {}
+
+
 @registry.loggers("nerbert.ConsoleLogger.v1")
 def create_console_logger(
     progress_bar: Optional[str] = "eval",
@@ -201,15 +207,27 @@ def create_console_logger(
 
         def close() -> None:
             finalize()
+            LAST_RUN.clear()
             if not evaluations:
                 return
             best_score, best_step = max((s, -st) for s, st in evaluations)
             best_step = -best_step
+            LAST_RUN.update(best_step=best_step, best_score=best_score, evaluations=len(evaluations),
+                            last_evaluated_step=max(st for _, st in evaluations))
             if max(st for _, st in evaluations) == 0:
                 stderr.write(
                     msg.warn(
                         "Training stopped before its first evaluation after step 0: model-best is the step-0 "
                         "model. Train more steps or lower training.eval_frequency."
+                    )
+                    + "\n"
+                )
+            elif best_step == 0:
+                stderr.write(
+                    msg.warn(
+                        f"model-best is the step-0 model: none of the {len(evaluations) - 1} evaluations after "
+                        "step 0 beat it (training.patience ran out before the model learned). Raise "
+                        "training.patience or the learning rate."
                     )
                     + "\n"
                 )

@@ -111,6 +111,23 @@ def test_logger_warns_when_only_step0_was_evaluated(tiny_bert):
     assert "model-best is the step-0 model" in " ".join(stderr.getvalue().split())
 
 
+def test_logger_warns_when_no_later_evaluation_beat_step0_and_records_it():
+    import spacy
+
+    from nerbert_spacy.pipeline.logger import LAST_RUN
+
+    nlp = spacy.blank("en")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    log_step, finalize = create_console_logger(progress_bar=None, heartbeat_s=0)(nlp, stdout, stderr)
+    for step, score in [(0, 0.007), (7, 0.0), (14, 0.0), (21, 0.006)]:
+        log_step({"step": step, "epoch": 0, "score": score, "losses": {}, "other_scores": {"ents_f": score}})
+    finalize()
+    text = " ".join(stderr.getvalue().split())
+    assert "model-best is the step-0 model: none of the 3 evaluations after step 0 beat it" in text
+    assert "model-best: step" not in stdout.getvalue()
+    assert LAST_RUN == {"best_step": 0, "best_score": 0.007, "evaluations": 4, "last_evaluated_step": 21}
+
+
 def test_init_from_pretrained_says_what_it_loaded(tmp_path, tiny_train_overrides, capsys):
     ov = dict(tiny_train_overrides)
     config = load_config(CONFIGS / "finetune.cfg", overrides=ov, interpolate=False)

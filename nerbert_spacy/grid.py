@@ -428,9 +428,9 @@ class RunFailed(Exception):
 def train_until_learned(train_fn: Callable[..., Any], job: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Train; while model-best is the untrained step-0 model although later evaluations ran
     (a plain encoder on a tiny training set can score 0 for the first epochs, so patience runs
-    out before it learns), train again from scratch with twice the patience, up to
-    ``job["max_patience"]`` steps (``max_epochs`` epochs; no retry without it). Runs that
-    learned are never retrained.
+    out before it learns), train once more from scratch with patience ``job["max_patience"]``
+    steps (``max_epochs`` epochs, so the whole budget; no retry without it). Runs that learned
+    are never retrained.
 
     train_fn: ``spacy.cli.train.train``-like: (config, output, use_gpu=, overrides=).
     job (Dict[str, Any]): See :func:`train_and_evaluate`.
@@ -450,7 +450,8 @@ def train_until_learned(train_fn: Callable[..., Any], job: Dict[str, Any]) -> Li
             return retries
         retries.append({"patience": patience, "best_score": LAST_RUN.get("best_score"),
                         "last_evaluated_step": LAST_RUN.get("last_evaluated_step")})
-        overrides["training.patience"] = min(2 * patience, budget)
+        # same seed, same first steps: a second try only helps with the whole budget
+        overrides["training.patience"] = budget
 
 
 def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:

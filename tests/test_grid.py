@@ -330,35 +330,35 @@ def test_grid_passes_epoch_budget_and_cap_to_each_run(tmp_path):
     assert "patience 2 epochs, at most 10 epochs" in md and "random 300-sentence subset" in md
 
 
-def test_a_run_stuck_at_its_step_0_model_is_retrained_with_more_patience():
+def test_a_run_stuck_at_its_step_0_model_is_retrained_with_the_whole_budget():
     """A plain encoder on 100 sentences scored 0 for its first 3 epochs, so patience (3 epochs)
-    ran out and model-best was the untrained step-0 model: retrain with twice the patience until
-    it learns, within max_epochs; runs that learned are not retrained."""
+    ran out and model-best was the untrained step-0 model: train once more with patience =
+    max_epochs epochs; runs that learned are not retrained."""
     from nerbert_spacy.grid import train_until_learned
     from nerbert_spacy.pipeline.logger import LAST_RUN
 
     calls = []
     outcomes = [dict(best_step=0, best_score=0.007, evaluations=4, last_evaluated_step=21),
-                dict(best_step=0, best_score=0.007, evaluations=7, last_evaluated_step=42),
                 dict(best_step=63, best_score=0.41, evaluations=14, last_evaluated_step=91)]
 
     def fake_train(config, output, use_gpu, overrides):
         calls.append(dict(overrides))
         LAST_RUN.clear()
-        LAST_RUN.update(outcomes[len(calls) - 1])
+        LAST_RUN.update(outcomes[min(len(calls), len(outcomes)) - 1])
 
     job = {"config": "c.cfg", "output": "out", "overrides": {"training.patience": 21}, "max_patience": 210}
     retries = train_until_learned(fake_train, job)
-    assert [c["training.patience"] for c in calls] == [21, 42, 84]
-    assert [r["patience"] for r in retries] == [21, 42]
+    assert [c["training.patience"] for c in calls] == [21, 210]
+    assert retries == [{"patience": 21, "best_score": 0.007, "last_evaluated_step": 21}]
     assert job["overrides"]["training.patience"] == 21  # the job itself is left as it was
 
     calls.clear()
-    outcomes[:] = [dict(best_step=0, best_score=0.0, evaluations=4, last_evaluated_step=21)] * 5
-    retries = train_until_learned(fake_train, dict(job, max_patience=100))
-    assert [c["training.patience"] for c in calls] == [21, 42, 84, 100]  # capped by max_epochs
-    assert len(retries) == 3
+    outcomes[:] = [dict(best_step=0, best_score=0.0, evaluations=4, last_evaluated_step=21)]
+    assert len(train_until_learned(fake_train, job)) == 1 and len(calls) == 2  # one retry at most
 
+    calls.clear()
+    outcomes[:] = [dict(best_step=7, best_score=0.2, evaluations=4, last_evaluated_step=28)]
+    assert train_until_learned(fake_train, job) == [] and len(calls) == 1  # it learned
     calls.clear()
     outcomes[:] = [dict(best_step=0, best_score=0.0, evaluations=4, last_evaluated_step=21)]
     assert train_until_learned(fake_train, dict(job, max_patience=0)) == [] and len(calls) == 1

@@ -304,16 +304,32 @@ def _instance_types(path):
     return path
 
 
-def test_write_infobox_types_leaves_instance_types_first(tmp_path):
-    from nerbert_spacy.dbpedia.infobox import write_infobox_types
+#: A dump's start and its redirect page Template:Infobox Politician -> Template:Infobox officeholder.
+TEMPLATE_REDIRECT_PAGE = (
+    '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
+    "<page><title>Template:Infobox Politician</title><ns>10</ns><id>9</id>"
+    '<redirect title="Template:Infobox officeholder" /><revision><id>1</id>'
+    "<text>#REDIRECT [[Template:Infobox officeholder]]</text></revision></page>"
+)
 
-    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
-    dump = _write_dump(tmp_path / "dump.xml")
-    it = tmp_path / "it.nt"
+
+def _mapping_dump_and_paris_type(folder):
+    """Mapping_en.xml, a two-article dump and an instance-types file typing only Paris (as
+    dbo:Settlement) in ``folder``. RETURNS (dump path, instance-types path)."""
+    (folder / "Mapping_en.xml").write_text(MAPPING_XML)
+    dump = _write_dump(folder / "dump.xml")
+    it = folder / "instance-types.nt"
     it.write_text(
         "<http://dbpedia.org/resource/Paris> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
         "<http://dbpedia.org/ontology/Settlement> .\n"
     )
+    return dump, it
+
+
+def test_write_infobox_types_leaves_instance_types_first(tmp_path):
+    from nerbert_spacy.dbpedia.infobox import write_infobox_types
+
+    dump, it = _mapping_dump_and_paris_type(tmp_path)
     out = tmp_path / "types.nt"
     stats = write_infobox_types([dump], tmp_path / "Mapping_en.xml", out, ontology=MiniOntology())
     assert stats["articles_typed"] == 2 and stats["entities_written"] == 2 and stats["errors"] == []
@@ -329,10 +345,7 @@ def test_write_infobox_types_reads_template_redirects_first(tmp_path):
     (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
     d = tmp_path / "d.xml"
     d.write_text(
-        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
-        "<page><title>Template:Infobox Politician</title><ns>10</ns><id>9</id>"
-        '<redirect title="Template:Infobox officeholder" /><revision><id>1</id>'
-        "<text>#REDIRECT [[Template:Infobox officeholder]]</text></revision></page>"
+        TEMPLATE_REDIRECT_PAGE +
         "<page><title>Jane Doe</title><ns>0</ns><id>11</id>"
         "<revision><id>3</id><text>{{Infobox Politician | name = Jane}} Jane is a politician.</text></revision></page>"
         "</mediawiki>"
@@ -419,10 +432,7 @@ def test_template_redirects_from_dump(mappings, tmp_path):
 
     d = tmp_path / "d.xml"
     d.write_text(
-        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
-        "<page><title>Template:Infobox Politician</title><ns>10</ns><id>9</id>"
-        '<redirect title="Template:Infobox officeholder" /><revision><id>1</id>'
-        "<text>#REDIRECT [[Template:Infobox officeholder]]</text></revision></page>"
+        TEMPLATE_REDIRECT_PAGE +
         "<page><title>Template:Infobox officeholder</title><ns>10</ns><id>10</id>"
         "<revision><id>2</id><text>table code</text></revision></page></mediawiki>"
     )
@@ -466,13 +476,7 @@ def test_infobox_types_cli(cli_runner, tmp_path):
 
 
 def test_infobox_types_cli_fills_gaps_of_instance_types(cli_runner, tmp_path):
-    (tmp_path / "Mapping_en.xml").write_text(MAPPING_XML)
-    dump = _write_dump(tmp_path / "dump.xml")
-    it = tmp_path / "instance-types.nt"
-    it.write_text(
-        "<http://dbpedia.org/resource/Paris> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
-        "<http://dbpedia.org/ontology/Settlement> .\n"
-    )
+    dump, it = _mapping_dump_and_paris_type(tmp_path)
     out = tmp_path / "gaps.nt"
     r = cli_runner.invoke(
         app, ["labels", "infobox-types", str(dump), "--mappings", str(tmp_path / "Mapping_en.xml"),

@@ -438,20 +438,21 @@ def train_until_learned(train_fn: Callable[..., Any], job: Dict[str, Any]) -> Li
     """
     from .pipeline.logger import LAST_RUN
 
-    overrides = dict(job["overrides"])
-    retries: List[Dict[str, Any]] = []
-    budget = int(job.get("max_patience") or 0)
-    while True:
+    def attempt(overrides: Dict[str, Any]) -> bool:
+        """Train; RETURNS whether model-best is the step-0 model although later evaluations ran."""
         LAST_RUN.clear()
         train_fn(job["config"], job["output"], use_gpu=int(job.get("gpu_id", -1)), overrides=overrides)
-        patience = int(overrides.get("training.patience") or 0)
-        stuck = LAST_RUN.get("best_step") == 0 and LAST_RUN.get("last_evaluated_step", 0) > 0
-        if not stuck or not patience or not budget or patience >= budget:
-            return retries
-        retries.append({"patience": patience, "best_score": LAST_RUN.get("best_score"),
-                        "last_evaluated_step": LAST_RUN.get("last_evaluated_step")})
-        # same seed, same first steps: a second try only helps with the whole budget
-        overrides["training.patience"] = budget
+        return LAST_RUN.get("best_step") == 0 and LAST_RUN.get("last_evaluated_step", 0) > 0
+
+    patience = int(job["overrides"].get("training.patience") or 0)
+    budget = int(job.get("max_patience") or 0)
+    if not attempt(job["overrides"]) or not 0 < patience < budget:
+        return []
+    retry = {"patience": patience, "best_score": LAST_RUN.get("best_score"),
+             "last_evaluated_step": LAST_RUN.get("last_evaluated_step")}
+    # same seed, same first steps: a second try only helps with the whole budget
+    attempt({**job["overrides"], "training.patience": budget})
+    return [retry]
 
 
 def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:

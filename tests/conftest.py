@@ -6,6 +6,8 @@ Markers: ``slow`` (run by default, as in CI; deselect with ``-m "not slow"``
 while iterating) and ``gpu`` (skipped unless torch sees a CUDA device).
 """
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from spacy.vocab import Vocab
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the on-disk cache (nerbert_spacy.cache) of the test run: its own, empty, never the user's
+os.environ["NERBERT_CACHE_DIR"] = tempfile.mkdtemp(prefix="nerbert-test-cache-")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("NERBERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -26,6 +30,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end or training runs (seconds to minutes)")
     config.addinivalue_line("markers", "gpu: needs a CUDA device")
     config.addinivalue_line("markers", "shared_data: reads ../shared/data (skipped when absent)")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(os.environ["NERBERT_CACHE_DIR"], ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,7 +19,7 @@ TESTS = ROOT / "tests"
 # from its own layer or a lower one. ``nerbert_spacy`` is the package's __init__.
 LAYERS = [
     # foundations: no knowledge of Wikipedia, DBpedia or models
-    {"nerbert_spacy", "about", "errors", "util", "tiny", "bio", "docio"},
+    {"nerbert_spacy", "about", "errors", "util", "cache", "tiny", "bio", "docio"},
     {"wikipedia"},  # dump, wikitext, sentences: pages and anchors
     {"dbpedia"},  # ontology; types and infobox read titles the wikipedia way
     {"labels"},  # the 315 categories and their compressions, derived from the ontology

@@ -13,17 +13,22 @@ ancestors, depth 0 and its own name as label.
 
 import bz2
 import io
+import json
 import os
 import re
 from collections import deque
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from ..errors import NerbertError, require_file
+from ..util import write_json_atomic
 
 DBO = "http://dbpedia.org/ontology/"
 _KEY_RE = re.compile(r"[^0-9a-z]+")
 _FORMATS = {".owl": "xml", ".rdf": "xml", ".xml": "xml", ".nt": "nt", ".ttl": "turtle", ".n3": "n3"}
+# The parsed classes, parents and labels are also kept on disk (nerbert_spacy.cache), keyed by
+# the file's content: the next process skips the rdflib parse (about 2 CPU s for the 2016 OWL).
+ONTOLOGY_CACHE_FORMAT = "nerbert.ontology.v1"
 # In-process cache: (resolved path, size, mtime) -> Ontology. Loading the 2016
 # OWL with rdflib takes ~1.5 s; the corpus builder and the label sets ask for
 # the same file several times.
@@ -42,6 +47,38 @@ def _rdf_format(path: Path) -> Tuple[str, bool]:
             path,
         )
     return _FORMATS[ext], compressed
+
+
+def _cache_file(path: Path) -> Optional[Path]:
+    from ..cache import cache_dir, file_key
+
+    folder = cache_dir("ontology")
+    return None if folder is None else folder / f"{file_key(ONTOLOGY_CACHE_FORMAT, [path])}.json"
+
+
+def _read_cached(path: Path) -> Optional[Dict[str, Any]]:
+    """The parents and labels parsed from this file before (see :mod:`nerbert_spacy.cache`), or None."""
+    entry = _cache_file(path)
+    if entry is None or not entry.exists():
+        return None
+    try:
+        data = json.loads(entry.read_text(encoding="utf8"))
+        if data.get("format") == ONTOLOGY_CACHE_FORMAT and isinstance(data.get("parents"), dict):
+            return {"parents": data["parents"], "labels": data.get("labels") or {}}
+    except (OSError, ValueError, AttributeError):
+        pass  # unreadable entry: parse the file again, which rewrites it
+    return None
+
+
+def _write_cached(path: Path, onto: "Ontology") -> None:
+    entry = _cache_file(path)
+    if entry is None:
+        return
+    data = onto.to_dict()
+    try:
+        write_json_atomic(entry, {"format": ONTOLOGY_CACHE_FORMAT, "parents": data["parents"], "labels": data["labels"]}, indent=0)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next parse
 
 
 class Ontology:
@@ -90,6 +127,11 @@ class Ontology:
         if cache_key in _CACHE:
             return _CACHE[cache_key]
         fmt, compressed = _rdf_format(path)
+        stored = _read_cached(path)
+        if stored is not None:
+            onto = cls(stored["parents"], stored["labels"], source=str(path))
+            _CACHE[cache_key] = onto
+            return onto
         import rdflib
         from rdflib.namespace import OWL, RDF, RDFS
 
@@ -136,6 +178,7 @@ class Ontology:
                     labels[name] = str(o)
         onto = cls(parents, labels, source=str(path))
         _CACHE[cache_key] = onto
+        _write_cached(path, onto)
         return onto
 
     # -- plain data round trip (small, JSON-able) -------------------------

@@ -24,6 +24,7 @@ import json
 import operator
 import os
 import re
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -280,6 +281,19 @@ def iter_redirect_triples(path: PathLike, stats: Optional[Dict[str, Any]] = None
                 yield src, dst
 
 
+# the part of an index built from the DBpedia files alone, as cached (bump when _fill changes)
+TYPE_INDEX_CACHE_FORMAT = "nerbert.type-index-base.v1"
+
+
+def _base_cache_entry(files: Sequence[Path], rfiles: Sequence[Path]) -> Optional[Path]:
+    from ..cache import cache_dir, file_key
+
+    folder = cache_dir("type-index")
+    if folder is None:
+        return None
+    return folder / f"{file_key(TYPE_INDEX_CACHE_FORMAT, [*files, *rfiles], len(files))}.sqlite"
+
+
 class TypeIndex:
     """Title -> DBpedia Ontology classes, redirect-aware, in one SQLite file.
 
@@ -358,9 +372,11 @@ class TypeIndex:
         index_path = Path(index_path)
         with atomic_path(index_path) as tmp:
             tmp.unlink()
+            stats = cls._base(files, rfiles, tmp, stats)
             conn = sqlite3.connect(str(tmp))
             try:
-                dump_redirects = cls._fill(conn, files, rfiles, redirects, stats)
+                dump_redirects = cls._add_dump_redirects(conn, redirects)
+                stats["redirects"] = conn.execute("SELECT COUNT(*) FROM redirects").fetchone()[0]
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('stats', ?)", (json.dumps(stats),))
                 conn.commit()
                 conn.execute("VACUUM")
@@ -371,14 +387,47 @@ class TypeIndex:
         index.dump_redirects = dump_redirects
         return index
 
+    @classmethod
+    def _base(cls, files: List[Path], rfiles: List[Path], path: Path, stats: Dict[str, Any]) -> Dict[str, Any]:
+        """Write the part of the index that depends only on the DBpedia files (types and
+        DBpedia's redirects) to ``path``: a copy of the cached one when these files were
+        indexed before (:mod:`nerbert_spacy.cache`), else built and then cached.
+        RETURNS (Dict[str, Any]): The stats of that part."""
+        entry = _base_cache_entry(files, rfiles)
+        if entry is not None and entry.exists():
+            try:
+                shutil.copyfile(entry, path)
+                conn = sqlite3.connect(str(path))
+                try:
+                    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                finally:
+                    conn.close()
+                if meta.get("format") == "nerbert.TypeIndex.v1" and "stats" in meta:
+                    cached = json.loads(meta["stats"])
+                    cached["files"], cached["redirect_files"] = stats["files"], stats["redirect_files"]
+                    return cached
+            except (OSError, sqlite3.DatabaseError, ValueError):
+                pass  # an unreadable entry is rebuilt below (and replaced)
+            path.unlink(missing_ok=True)
+        conn = sqlite3.connect(str(path))
+        try:
+            cls._fill(conn, files, rfiles, stats)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('stats', ?)", (json.dumps(stats),))
+            conn.commit()
+            conn.execute("VACUUM")
+        finally:
+            conn.close()
+        if entry is not None:
+            try:
+                with atomic_path(entry) as tmp:
+                    shutil.copyfile(path, tmp)
+            except OSError:
+                pass  # a cache that cannot be written only costs the next build
+        return stats
+
     @staticmethod
-    def _fill(
-        conn: sqlite3.Connection,
-        files: List[Path],
-        rfiles: List[Path],
-        redirects: Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]],
-        stats: Dict[str, Any],
-    ) -> int:
+    def _fill(conn: sqlite3.Connection, files: List[Path], rfiles: List[Path], stats: Dict[str, Any]) -> None:
+        """The types of ``files`` and the redirects of ``rfiles`` into a new index."""
         conn.executescript(
             """
             PRAGMA journal_mode=OFF;
@@ -462,7 +511,25 @@ class TypeIndex:
                 if len(rbatch) >= BATCH:
                     rflush()
         rflush()
-        # redirects from the dump win over DBpedia's (they come from the text being annotated)
+        stats["entities"] = conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT title FROM types)").fetchone()[0]
+        stats["redirects"] = conn.execute("SELECT COUNT(*) FROM redirects").fetchone()[0]
+        stats["classes"] = len(class_ids)
+        conn.execute("INSERT INTO meta VALUES ('entities', ?)", (str(stats["entities"]),))
+        conn.execute("INSERT INTO meta VALUES ('format', 'nerbert.TypeIndex.v1')")
+
+    @staticmethod
+    def _add_dump_redirects(
+        conn: sqlite3.Connection, redirects: Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]]
+    ) -> int:
+        """Add the dump's redirects; they win over DBpedia's (they come from the text being
+        annotated). RETURNS (int): Their number of distinct titles."""
+        conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-200000;")
+        rbatch: List[Tuple[str, str]] = []
+
+        def rflush() -> None:
+            conn.executemany("INSERT OR REPLACE INTO redirects VALUES (?, ?)", rbatch)
+            rbatch.clear()
+
         conn.execute("CREATE TEMP TABLE dump_titles(title TEXT PRIMARY KEY) WITHOUT ROWID")
         pairs = redirects.items() if isinstance(redirects, Mapping) else (redirects or ())
 
@@ -479,11 +546,6 @@ class TypeIndex:
         dflush()
         dump_redirects = conn.execute("SELECT COUNT(*) FROM dump_titles").fetchone()[0]
         conn.execute("DROP TABLE dump_titles")
-        stats["entities"] = conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT title FROM types)").fetchone()[0]
-        stats["redirects"] = conn.execute("SELECT COUNT(*) FROM redirects").fetchone()[0]
-        stats["classes"] = len(class_ids)
-        conn.execute("INSERT INTO meta VALUES ('entities', ?)", (str(stats["entities"]),))
-        conn.execute("INSERT INTO meta VALUES ('format', 'nerbert.TypeIndex.v1')")
         return int(dump_redirects)
 
     @classmethod

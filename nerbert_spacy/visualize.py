@@ -102,6 +102,53 @@ def _encoder_pipes(nlp) -> Tuple[List[str], str]:
     raise NerbertError("pipeline has no transformer or tok2vec component to take entity representations from")
 
 
+def encoder_pipeline(encoder: Union[str, Path], lang: str = "en"):
+    """A pipeline of one ``transformer`` component over a plain encoder folder (a Hugging Face
+    model such as ``nerbert model encoder minilm DIR`` writes), set up as in
+    ``configs/pretrain.cfg``: the paper's "BERT" panel of Figure 3, with no training.
+
+    encoder (str | Path): Folder with the encoder's ``config.json``, weights and tokenizer.
+    lang (str): Language of the blank pipeline.
+    RETURNS (Language): The initialised pipeline.
+    """
+    import spacy
+
+    folder = Path(encoder)
+    if not (folder / "config.json").is_file():
+        raise NerbertError("not an encoder folder (no config.json)", folder)
+    nlp = spacy.blank(lang)
+    nlp.add_pipe(
+        "transformer",
+        config={
+            "max_batch_items": 4096,
+            "model": {
+                "@architectures": "nerbert.TransformerModel.v1",
+                "name": str(folder),
+                "mixed_precision": False,
+                "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
+                "tokenizer_config": {"use_fast": True},
+                "transformer_config": {},
+                "grad_scaler_config": {},
+            },
+        },
+    )
+    try:
+        nlp.initialize()
+    except Exception as err:  # noqa: BLE001 - a broken encoder folder is one line naming it
+        raise NerbertError(f"cannot load the encoder ({str(err).strip().splitlines()[0]})", folder) from None
+    return nlp
+
+
+def _panel_pipeline(model: Union[str, Path]):
+    """A saved pipeline or package name, or a plain encoder folder (see :func:`encoder_pipeline`)."""
+    from .docio import load_pipeline
+
+    path = Path(str(model))
+    if path.is_dir() and not (path / "config.cfg").is_file() and (path / "config.json").is_file():
+        return encoder_pipeline(path)
+    return load_pipeline(model)
+
+
 def first_subword_vectors(doc, token_indices: Sequence[int]) -> numpy.ndarray:
     """Rows of the transformer output for the first word piece of each given token.
 
@@ -182,7 +229,8 @@ def tsne_figure(
     """The paper's Figure 3: t-SNE of first-sub-word entity representations, one panel per pipeline.
 
     test_path (str | Path): Test DocBin with gold ``doc.ents``.
-    models (Sequence[str | Path]): Pipelines (names or paths), one panel each.
+    models (Sequence[str | Path]): Pipelines (names or paths), or plain encoder folders (the
+        paper's "BERT" panel, :func:`encoder_pipeline`), one panel each.
     output (str | Path): The PNG (written atomically).
     names (Optional[Sequence[str]]): Panel titles (default: the model paths' names).
     max_entities (int): Seeded sample of at most this many entities (the same for all panels).
@@ -202,7 +250,7 @@ def tsne_figure(
     from sklearn.manifold import TSNE
     from sklearn.metrics import silhouette_score
 
-    from .docio import load_pipeline, read_docs
+    from .docio import read_docs
     from .errors import require_file
 
     if not models:
@@ -226,7 +274,7 @@ def tsne_figure(
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models) + 2, 5), squeeze=False)
     perp = float(min(perplexity, max(2.0, (len(ents) - 1) / 3)))
     for ax, model, title in zip(axes[0], models, names):
-        nlp = load_pipeline(model)
+        nlp = _panel_pipeline(model)
         X = entity_representations(nlp, gold, [(d, t) for d, t, _ in ents])
         tsne = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed, learning_rate="auto")
         Y = tsne.fit_transform(X.astype("float64"))

@@ -138,3 +138,31 @@ def test_tsne_errors(test_spacy, tmp_path):
     DocBin(docs=[spacy.blank("en")("no entities")]).to_disk(empty)
     with pytest.raises(NerbertError, match="only 0 gold entities"):
         tsne_figure(empty, ["x"], tmp_path / "x.png")
+
+
+def test_tsne_takes_a_plain_encoder_folder_as_the_untrained_panel(pipelines, tiny_bert, test_spacy, tmp_path):
+    """The paper's "BERT" panel: an encoder folder (no spaCy config) beside a saved pipeline; the
+    panel's vectors are the encoder's own first-sub-word outputs."""
+    import numpy
+
+    from nerbert_spacy.visualize import encoder_pipeline, entity_representations, tsne_figure
+
+    out = tmp_path / "fig3.png"
+    stats = tsne_figure(test_spacy, [tiny_bert, pipelines[0]], out, names=["BERT", "NER-BERT"], max_entities=40)
+    assert set(stats["models"]) == {"BERT", "NER-BERT"}
+    assert all("silhouette" in s for s in stats["models"].values())
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same encoder weights as a folder or inside a saved pipeline give the same vectors
+    gold = list(DocBin().from_disk(test_spacy).get_docs(spacy.blank("en").vocab))
+    ents = [(d, e.start) for d, doc in enumerate(gold) for e in doc.ents][:10]
+    plain = entity_representations(encoder_pipeline(tiny_bert), gold, ents)
+    saved = entity_representations(spacy.load(pipelines[0]), gold, ents)
+    assert plain.shape == saved.shape and numpy.abs(plain).sum() > 0
+    numpy.testing.assert_allclose(plain, saved, atol=1e-5)
+
+
+def test_encoder_pipeline_names_a_folder_that_is_no_encoder(tmp_path):
+    from nerbert_spacy.visualize import encoder_pipeline
+
+    with pytest.raises(NerbertError, match="no config.json"):
+        encoder_pipeline(tmp_path)

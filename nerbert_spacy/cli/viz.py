@@ -37,7 +37,7 @@ def displacy_cmd(
 @app.command("tsne")
 def tsne_cmd(
     test_path: Path = typer.Argument(..., help="Test DocBin with gold entities"),
-    model: List[str] = typer.Option(..., "--model", "-m", help="Pipeline (repeatable; one panel each)"),
+    model: List[str] = typer.Option(..., "--model", "-m", help="Pipeline, or plain encoder folder for the untrained panel (repeatable; one panel each)"),
     output: Path = output_option(..., "Output .png"),
     name: List[str] = typer.Option([], "--name", help="Panel title per --model (repeatable)"),
     max_entities: int = typer.Option(2000, "--max-entities"),

@@ -7,7 +7,7 @@
 #   bash scripts/paper_experiments.sh grid-crossner   # one step (its inputs must exist)
 #
 # Steps: encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4
-#        grid-labelsets
+#        figure3 grid-labelsets convert-others grid-source-target grid-domains maps-others grid-figure2
 # Environment: NERBERT_WORK (default work/paper, git-ignored), NERBERT_SHARED (default
 # ../shared/data), PRETRAIN_EPOCHS (default 4: passes over the pretraining corpus, one dev
 # evaluation and one checkpoint per pass), NICE (default 15).
@@ -86,10 +86,42 @@ step_maps() {
   done
 }
 
+# the source domain of Source & Target and the six other domains (steps 3-5)
+OTHERS="conll2003:crossner/conll2003 btc:btc bionlp13cg:bionlp13cg bionlp13pc:bionlp13pc sec:sec_filings re3d:re3d"
+step_convert-others() {
+  for pair in $OTHERS; do
+    d=${pair%%:*} src=${pair#*:}
+    [ -f "$W/data/$d/meta.json" ] || run python -m nerbert_spacy data convert "$d" "$S/$src" --output "$W/data/$d"
+  done
+}
+
+step_maps-others() {  # head transfer for Figure 2: no bundled overrides, the hierarchy alone
+  for pair in $OTHERS; do
+    d=${pair%%:*}
+    [ "$d" = conll2003 ] && continue
+    [ -f "$W/mappings/$d.json" ] || run python -m nerbert_spacy labels map --from-data "$W/data/$d/train.spacy" \
+      --pretrained "$W/pretrain315/model-best" --ontology "$OWL" --lenient --output "$W/mappings/$d.json"
+  done
+}
+
 step_grid-crossner() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-converged.yml; }
 step_grid-labelsets() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-labelsets.yml; }
+step_grid-source-target() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-source-target.yml; }
+step_grid-domains() { run python -m nerbert_spacy grid --spec docs/results/grids/six-domains.yml; }
+step_grid-figure2() { run python -m nerbert_spacy grid --spec docs/results/grids/figure2.yml; }
 
-ALL="encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4 grid-labelsets"
+# Figure 3: t-SNE of politics test entities under the plain encoder and the three NER-BERTs
+step_figure3() {
+  [ -f docs/results/figure3.png ] || run python -m nerbert_spacy viz tsne "$W/data/politics/test.spacy" \
+    --model "$W/minilm" --name "MiniLM (no NER pretraining)" \
+    --model "$W/pretrain4/model-best" --name "NER-BERT 4 types" \
+    --model "$W/pretrain212/model-best" --name "NER-BERT 212 types" \
+    --model "$W/pretrain315/model-best" --name "NER-BERT 315 types" \
+    --output docs/results/figure3.png --seed 0
+}
+
+ALL="encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4 figure3 grid-labelsets
+     convert-others grid-source-target grid-domains maps-others grid-figure2"
 for step in ${@:-$ALL}; do
   echo "=== $step ($(date -u +%FT%TZ), load $(cut -d' ' -f1 /proc/loadavg))" >&2
   "step_$step"

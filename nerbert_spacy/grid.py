@@ -21,6 +21,7 @@ skipped, so an interrupted grid resumes where it stopped. Trained models are
 deleted after evaluation unless ``keep_models``. The same seeds serve every
 arm (the paper: five seeds); seed N also picks few-shot subset N.
 """
+import hashlib
 import json
 import math
 import os
@@ -634,6 +635,7 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
             continue
         result.update(setting=run.setting, domain=run.domain, arm=run.arm, seed=run.seed,
                       few_shot=run.few_shot, n_train=n_train, pretrained=pretrained,
+                      pretrained_fingerprint=pipeline_fingerprint(pretrained) if pretrained else None,
                       head_mapping=arm.head_mapping, config=spec.config,
                       overrides={k: v for k, v in ov.items()})
         write_json_atomic(run.result_path, result)
@@ -653,6 +655,34 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
     if write_report:
         report.markdown, report.plot = write_grid_report(spec)
     return report
+
+
+_FINGERPRINTS: Dict[Tuple[str, Tuple], Optional[str]] = {}
+
+
+def pipeline_fingerprint(path: PathLike) -> Optional[str]:
+    """A digest of a saved pipeline's files (weights included; ``meta.json`` left out, it holds
+    scores and versions only): two results with the same fingerprint were fine-tuned from the same
+    pretrained weights, whatever session rebuilt the folder at the same path.
+
+    path (str | Path): A pipeline folder.
+    RETURNS (Optional[str]): 16 hex digits, or None when ``path`` is not a folder.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "meta.json")
+    key = (str(folder.resolve()), tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key in _FINGERPRINTS:  # the same files, unchanged since: hashed once per process
+        return _FINGERPRINTS[key]
+    h = hashlib.sha1()
+    for p in files:
+        h.update(p.relative_to(folder).as_posix().encode("utf8") + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    _FINGERPRINTS[key] = digest = h.hexdigest()[:16]
+    return digest
 
 
 # ---------------------------------------------------------------- reporting

@@ -362,3 +362,27 @@ def test_a_run_stuck_at_its_step_0_model_is_retrained_with_the_whole_budget():
     calls.clear()
     outcomes[:] = [dict(best_step=0, best_score=0.0, evaluations=4, last_evaluated_step=21)]
     assert train_until_learned(fake_train, dict(job, max_patience=0)) == [] and len(calls) == 1
+
+
+def test_results_record_a_fingerprint_of_the_pretrained_weights(tmp_path):
+    """Pretrained pipelines are rebuilt per session at the same path: each result says which
+    weights it was fine-tuned from, and the plain-encoder arm says none."""
+    from nerbert_spacy.grid import pipeline_fingerprint
+
+    corpus = _corpus(tmp_path)
+    pre = tmp_path / "pre" / "model-best"
+    (pre / "transformer").mkdir(parents=True)
+    (pre / "transformer" / "model").write_bytes(b"weights v1")
+    (pre / "meta.json").write_text('{"performance": {"ents_f": 0.3}}')
+    spec = _spec(tmp_path, corpus, arms={"bert": None, "nerbert": str(pre)}, seeds=[1])
+    run_grid(spec, run_fn=FakeTrainer())
+    read = lambda arm: srsly.read_json(result_path(spec.results_path, "target", "crossner-politics", arm, 1))  # noqa: E731
+    first = read("nerbert")["pretrained_fingerprint"]
+    assert read("bert")["pretrained_fingerprint"] is None
+    assert first == pipeline_fingerprint(pre) and len(first) == 16
+    # scores in meta.json do not count; other weights do
+    (pre / "meta.json").write_text('{"performance": {"ents_f": 0.9}}')
+    assert pipeline_fingerprint(pre) == first
+    (pre / "transformer" / "model").write_bytes(b"weights v2")
+    assert pipeline_fingerprint(pre) != first
+    assert pipeline_fingerprint(tmp_path / "missing") is None

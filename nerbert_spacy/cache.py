@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional, Union
 
 from .about import __version__
 
-__all__ = ["CACHE_ENV", "cache_dir", "file_key"]
+__all__ = ["CACHE_ENV", "cache_dir", "file_key", "update_hash"]
 
 CACHE_ENV = "NERBERT_CACHE_DIR"
 _OFF = {"off", "none", "0", "false", "no"}
@@ -46,15 +46,19 @@ def cache_dir(kind: str) -> Optional[Path]:
     return path if os.access(path, os.W_OK | os.X_OK) else None
 
 
+def update_hash(h: Any, path: Union[str, Path]) -> Any:
+    """Feed a file's bytes to a ``hashlib`` object in 1 MB blocks. RETURNS (Any): ``h``."""
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h
+
+
 def _file_identity(path: Union[str, Path]) -> Any:
     p = Path(path).resolve()
     st = p.stat()
     if st.st_size <= CONTENT_KEY_MAX_BYTES:
-        h = hashlib.sha1()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return ["sha1", h.hexdigest()]
+        return ["sha1", update_hash(hashlib.sha1(), p).hexdigest()]
     return ["stat", str(p), st.st_size, st.st_mtime_ns]
 
 

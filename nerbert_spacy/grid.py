@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import srsly
 
+from .cache import update_hash
 from .errors import NerbertError, require_file
 from .evaluation import PAPER_TABLE2, ZERO_SHOT_REFERENCE, aggregate, render_table
 from .util import write_json_atomic, write_text_atomic
@@ -678,9 +679,7 @@ def pipeline_fingerprint(path: PathLike) -> Optional[str]:
     h = hashlib.sha1()
     for p in files:
         h.update(p.relative_to(folder).as_posix().encode("utf8") + b"\0")
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        update_hash(h, p)
     _FINGERPRINTS[key] = digest = h.hexdigest()[:16]
     return digest
 

@@ -39,7 +39,14 @@ from xml.sax.saxutils import escape, quoteattr
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("NERBERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-HEADER = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">
+# the standard namespaces of English Wikipedia: WikiExtractor needs Template (10) declared
+NAMESPACES = [(-2, "Media"), (-1, "Special"), (0, "")] + [
+    (k, name) for base, subject in ((0, ""), (2, "User"), (4, "Wikipedia"), (6, "File"), (8, "MediaWiki"),
+                                    (10, "Template"), (12, "Help"), (14, "Category"), (100, "Portal"), (828, "Module"))
+    for k, name in ((base, subject), (base + 1, f"{subject} talk" if subject else "Talk")) if k != 0
+]
+HEADER = (
+    """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">
   <siteinfo>
     <sitename>Wikipedia</sitename>
     <dbname>enwiki</dbname>
@@ -47,31 +54,16 @@ HEADER = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version
     <generator>nerbert-spacy bench/make_dump.py</generator>
     <case>first-letter</case>
     <namespaces>
-      <namespace key="-2" case="first-letter">Media</namespace>
-      <namespace key="-1" case="first-letter">Special</namespace>
-      <namespace key="0" case="first-letter" />
-      <namespace key="1" case="first-letter">Talk</namespace>
-      <namespace key="2" case="first-letter">User</namespace>
-      <namespace key="3" case="first-letter">User talk</namespace>
-      <namespace key="4" case="first-letter">Wikipedia</namespace>
-      <namespace key="5" case="first-letter">Wikipedia talk</namespace>
-      <namespace key="6" case="first-letter">File</namespace>
-      <namespace key="7" case="first-letter">File talk</namespace>
-      <namespace key="8" case="first-letter">MediaWiki</namespace>
-      <namespace key="9" case="first-letter">MediaWiki talk</namespace>
-      <namespace key="10" case="first-letter">Template</namespace>
-      <namespace key="11" case="first-letter">Template talk</namespace>
-      <namespace key="12" case="first-letter">Help</namespace>
-      <namespace key="13" case="first-letter">Help talk</namespace>
-      <namespace key="14" case="first-letter">Category</namespace>
-      <namespace key="15" case="first-letter">Category talk</namespace>
-      <namespace key="100" case="first-letter">Portal</namespace>
-      <namespace key="101" case="first-letter">Portal talk</namespace>
-      <namespace key="828" case="first-letter">Module</namespace>
-      <namespace key="829" case="first-letter">Module talk</namespace>
-    </namespaces>
+"""
+    + "".join(
+        f'      <namespace key="{k}" case="first-letter">{name}</namespace>\n' if name
+        else f'      <namespace key="{k}" case="first-letter" />\n'
+        for k, name in NAMESPACES
+    )
+    + """    </namespaces>
   </siteinfo>
 """
+)
 FOOTER = "</mediawiki>\n"
 
 Source = Tuple[str, List[str]]  # title, paragraphs

@@ -219,6 +219,8 @@ def import_hf(
     from thinc.api import fix_random_seed
     from transformers import AutoConfig, AutoModelForTokenClassification
 
+    from .pipeline.windows import transformer_component_config
+
     src = require_dir(hf_dir, "Hugging Face checkpoint folder").resolve()
     out = _check_output_dir(Path(output_dir), force)
     if not (src / "config.json").is_file():
@@ -238,12 +240,7 @@ def import_hf(
     W = head.weight.detach().cpu().numpy().astype("float32")[rows]
     b = head.bias.detach().cpu().numpy().astype("float32")[rows]
     blank = spacy.blank(lang)
-    blank.add_pipe("transformer", config={"model": {
-        "@architectures": "nerbert.TransformerModel.v1",  # the configs' encoder: windows that fit, in-place updates
-        "name": str(src),
-        "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
-        "tokenizer_config": {"use_fast": True},
-    }})
+    blank.add_pipe("transformer", config=transformer_component_config(str(src)))  # as the configs
     blank.add_pipe("bio_tagger")
     nlp_config = blank.config
     nlp_config["initialize"]["components"]["bio_tagger"] = {"labels": labels}

@@ -102,51 +102,71 @@ def _encoder_pipes(nlp) -> Tuple[List[str], str]:
     raise NerbertError("pipeline has no transformer or tok2vec component to take entity representations from")
 
 
-def encoder_pipeline(encoder: Union[str, Path], lang: str = "en"):
+def transformer_settings(nlp) -> Optional[Dict[str, Any]]:
+    """The ``transformer`` component's config of a loaded pipeline (a deep copy, without its
+    ``factory`` key), or None when it has no spacy-transformers ``transformer``."""
+    import copy
+
+    for name in nlp.pipe_names:
+        block = nlp.config["components"].get(name, {})
+        if block.get("factory") == "transformer":
+            settings = copy.deepcopy(dict(block))
+            settings.pop("factory", None)
+            return settings
+    return None
+
+
+def encoder_pipeline(encoder: Union[str, Path], lang: str = "en", settings: Optional[Dict[str, Any]] = None):
     """A pipeline of one ``transformer`` component over a plain encoder folder (a Hugging Face
-    model such as ``nerbert model encoder minilm DIR`` writes), set up as in
-    ``configs/pretrain.cfg``: the paper's "BERT" panel of Figure 3, with no training.
+    model such as ``nerbert model encoder minilm DIR`` writes), with no training: the paper's
+    "BERT" panel of Figure 3.
 
     encoder (str | Path): Folder with the encoder's ``config.json``, weights and tokenizer.
     lang (str): Language of the blank pipeline.
+    settings (Optional[Dict[str, Any]]): The ``transformer`` component's config to copy (windows,
+        stride, tokenizer settings; see :func:`transformer_settings`), with the model name replaced
+        by ``encoder``. Default: those of ``configs/*.cfg``
+        (:func:`~nerbert_spacy.pipeline.windows.transformer_component_config`).
     RETURNS (Language): The initialised pipeline.
     """
+    import copy
+
     import spacy
 
     folder = Path(encoder)
     if not (folder / "config.json").is_file():
         raise NerbertError("not an encoder folder (no config.json)", folder)
+    from .pipeline.windows import transformer_component_config
+
+    if settings is None:
+        config = transformer_component_config(str(folder))
+    else:
+        config = copy.deepcopy(dict(settings))
+        config.pop("factory", None)
+        config["model"] = dict(config.get("model", {}), name=str(folder))
     nlp = spacy.blank(lang)
-    nlp.add_pipe(
-        "transformer",
-        config={
-            "max_batch_items": 4096,
-            "model": {
-                "@architectures": "nerbert.TransformerModel.v1",
-                "name": str(folder),
-                "mixed_precision": False,
-                "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
-                "tokenizer_config": {"use_fast": True},
-                "transformer_config": {},
-                "grad_scaler_config": {},
-            },
-        },
-    )
     try:
+        nlp.add_pipe("transformer", config=config)
         nlp.initialize()
     except Exception as err:  # noqa: BLE001 - a broken encoder folder is one line naming it
         raise NerbertError(f"cannot load the encoder ({str(err).strip().splitlines()[0]})", folder) from None
     return nlp
 
 
-def _panel_pipeline(model: Union[str, Path]):
-    """A saved pipeline or package name, or a plain encoder folder (see :func:`encoder_pipeline`)."""
+def _is_encoder_folder(model: Union[str, Path]) -> bool:
+    path = Path(str(model))
+    return path.is_dir() and not (path / "config.cfg").is_file() and (path / "config.json").is_file()
+
+
+def _panel_pipelines(models: Sequence[Union[str, Path]]) -> List[Any]:
+    """One pipeline per panel: saved pipelines or package names are loaded; plain encoder folders
+    (see :func:`encoder_pipeline`) get the transformer settings of the first loaded pipeline that
+    has a ``transformer``, so every panel reads its sentences through the same windows."""
     from .docio import load_pipeline
 
-    path = Path(str(model))
-    if path.is_dir() and not (path / "config.cfg").is_file() and (path / "config.json").is_file():
-        return encoder_pipeline(path)
-    return load_pipeline(model)
+    loaded: Dict[int, Any] = {i: load_pipeline(m) for i, m in enumerate(models) if not _is_encoder_folder(m)}
+    settings = next((s for s in (transformer_settings(nlp) for nlp in loaded.values()) if s is not None), None)
+    return [loaded[i] if i in loaded else encoder_pipeline(m, settings=settings) for i, m in enumerate(models)]
 
 
 def first_subword_vectors(doc, token_indices: Sequence[int]) -> numpy.ndarray:
@@ -230,7 +250,8 @@ def tsne_figure(
 
     test_path (str | Path): Test DocBin with gold ``doc.ents``.
     models (Sequence[str | Path]): Pipelines (names or paths), or plain encoder folders (the
-        paper's "BERT" panel, :func:`encoder_pipeline`), one panel each.
+        paper's "BERT" panel, :func:`encoder_pipeline`, with the transformer settings of the
+        first saved pipeline), one panel each.
     output (str | Path): The PNG (written atomically).
     names (Optional[Sequence[str]]): Panel titles (default: the model paths' names).
     max_entities (int): Seeded sample of at most this many entities (the same for all panels).
@@ -273,8 +294,7 @@ def tsne_figure(
     per_model: Dict[str, Dict[str, float]] = {}
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models) + 2, 5), squeeze=False)
     perp = float(min(perplexity, max(2.0, (len(ents) - 1) / 3)))
-    for ax, model, title in zip(axes[0], models, names):
-        nlp = _panel_pipeline(model)
+    for ax, nlp, title in zip(axes[0], _panel_pipelines(models), names):
         X = entity_representations(nlp, gold, [(d, t) for d, t, _ in ents])
         tsne = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed, learning_rate="auto")
         Y = tsne.fit_transform(X.astype("float64"))

@@ -1,4 +1,6 @@
 """displaCy pages and the t-SNE figure (paper Figure 3) on tiny random BERT pipelines."""
+from pathlib import Path
+
 import numpy
 import pytest
 import spacy
@@ -166,3 +168,41 @@ def test_encoder_pipeline_names_a_folder_that_is_no_encoder(tmp_path):
 
     with pytest.raises(NerbertError, match="no config.json"):
         encoder_pipeline(tmp_path)
+
+
+def test_encoder_panel_reads_through_the_windows_of_the_pipelines_beside_it(pipelines, tiny_bert, tmp_path):
+    """An encoder folder's panel copies the transformer settings of the first saved pipeline in the
+    figure (here one saved with windows of 17 tokens, stride 11), so every panel encodes the same
+    windows."""
+    import shutil
+
+    from nerbert_spacy.visualize import _panel_pipelines, transformer_settings
+
+    saved_dir = tmp_path / "narrow"
+    shutil.copytree(pipelines[0], saved_dir)
+    cfg = (saved_dir / "config.cfg").read_text(encoding="utf8")
+    assert "window = 128" in cfg and "stride = 96" in cfg
+    (saved_dir / "config.cfg").write_text(cfg.replace("window = 128", "window = 17").replace("stride = 96", "stride = 11"))
+    plain, saved = _panel_pipelines([tiny_bert, saved_dir])
+    for nlp in (plain, saved):
+        spans = nlp.config["components"]["transformer"]["model"]["get_spans"]
+        assert (spans["window"], spans["stride"]) == (17, 11)
+    assert plain.config["components"]["transformer"]["model"]["name"] == str(tiny_bert)
+    assert "factory" not in transformer_settings(saved)
+    # alone, an encoder folder gets the configs' windows
+    (alone,) = _panel_pipelines([tiny_bert])
+    assert alone.config["components"]["transformer"]["model"]["get_spans"]["window"] == 128
+
+
+@pytest.mark.parametrize("config_file", ["configs/pretrain.cfg", "configs/finetune.cfg"])
+def test_code_built_transformer_matches_the_shipped_configs(config_file):
+    """transformer_component_config (encoder panels, Hugging Face imports) is the configs' block."""
+    from thinc.api import Config
+
+    from nerbert_spacy.pipeline.windows import transformer_component_config
+
+    path = Path(__file__).resolve().parents[1] / config_file
+    block = Config().from_disk(path, interpolate=False)["components"]["transformer"]
+    block = {k: v for k, v in block.items() if k != "factory"}
+    block["model"] = dict(block["model"], name="ENCODER")
+    assert transformer_component_config("ENCODER") == block

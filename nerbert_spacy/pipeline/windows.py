@@ -189,3 +189,28 @@ def create_transformer_model(
     for shim in model.layers[0].shims:
         update_in_place(shim)
     return model
+
+
+def transformer_component_config(name: str) -> Dict[str, Any]:
+    """The ``[components.transformer]`` block of ``configs/pretrain.cfg`` and
+    ``configs/finetune.cfg`` (without ``factory``) over the encoder ``name``: for pipelines
+    assembled in code (an encoder panel of Figure 3, an imported Hugging Face checkpoint), which
+    cannot read those files because they are not part of the installed package. A test keeps the
+    two in step.
+
+    name (str): The encoder's folder or Hugging Face model name.
+    RETURNS (Dict[str, Any]): The component config, for ``nlp.add_pipe("transformer", config=...)``.
+    """
+    return {
+        "max_batch_items": 4096,
+        "set_extra_annotations": {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"},
+        "model": {
+            "@architectures": "nerbert.TransformerModel.v1",
+            "name": name,
+            "mixed_precision": False,
+            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
+            "grad_scaler_config": {},
+            "tokenizer_config": {"use_fast": True},
+            "transformer_config": {},
+        },
+    }

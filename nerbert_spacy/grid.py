@@ -303,6 +303,58 @@ def plan_status(spec: GridSpec) -> List[Tuple[Run, bool]]:
     return [(run, Path(run.result_path).is_file()) for run in plan(spec)]
 
 
+def stale_results(spec: GridSpec) -> List[Tuple[Run, Optional[str], str]]:
+    """Finished runs whose recorded ``pretrained_fingerprint`` is not that of the arm's pretrained
+    pipeline as it is on disk now (None: the result predates fingerprints): they were fine-tuned
+    from other weights, e.g. before the pipeline was pretrained again. Target Only and zero-shot
+    runs of arms with a pretrained pipeline only (Source & Target runs start from a source model
+    that the grid trains itself); an arm whose pipeline is missing has nothing to compare with.
+
+    spec (GridSpec): The grid.
+    RETURNS (List[Tuple[Run, Optional[str], str]]): (run, recorded fingerprint, current fingerprint).
+    """
+    arms = {a.name: a for a in spec.arms}
+    current: Dict[str, Optional[str]] = {}
+    stale = []
+    for run in plan(spec):
+        arm = arms[run.arm]
+        if run.setting != "target" or not arm.pretrained or not Path(run.result_path).is_file():
+            continue
+        if arm.name not in current:
+            current[arm.name] = pipeline_fingerprint(arm.pretrained)
+        now = current[arm.name]
+        if now is None:
+            continue
+        recorded = _read_result(Path(run.result_path)).get("pretrained_fingerprint")
+        if recorded != now:
+            stale.append((run, recorded, now))
+    return stale
+
+
+def set_aside(run: Run, recorded: Optional[str]) -> Path:
+    """Rename a stale result to ``seed<N>.stale-<fingerprint or unknown>[-K].json`` beside it, so
+    that the grid runs it again and the old figures stay on disk (reports ignore them)."""
+    src = Path(run.result_path)
+    base = f"{src.stem}.stale-{recorded or 'unknown'}"
+    dst = src.with_name(base + ".json")
+    k = 1
+    while dst.exists():
+        k += 1
+        dst = src.with_name(f"{base}-{k}.json")
+    src.rename(dst)
+    return dst
+
+
+def _read_result(path: Path) -> Dict[str, Any]:
+    try:
+        res = srsly.read_json(path)
+    except ValueError as err:
+        raise NerbertError(f"is not valid JSON ({err}); delete it to re-run", path) from None
+    if not isinstance(res, dict):
+        raise NerbertError("is not a grid result (a JSON object); delete it to re-run", path)
+    return res
+
+
 def source_model_dir(spec: GridSpec, arm: str, seed: int) -> Path:
     """Where the CoNLL-2003-trained pipeline of (arm, seed) lives."""
     return spec.work_path / "source" / arm / f"seed{seed}"
@@ -536,6 +588,7 @@ class GridReport:
     skipped: List[str] = field(default_factory=list)
     failed: List[Tuple[str, str, Optional[str]]] = field(default_factory=list)
     source_trained: List[str] = field(default_factory=list)
+    set_aside: List[str] = field(default_factory=list)
     seconds: float = 0.0
     markdown: Optional[str] = None
     plot: Optional[str] = None
@@ -576,7 +629,8 @@ def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: G
 
 
 def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
-             progress: Optional[Callable[[str], None]] = None, write_report: bool = True) -> GridReport:
+             progress: Optional[Callable[[str], None]] = None, write_report: bool = True,
+             rerun_stale: bool = False) -> GridReport:
     """Run every missing run of the grid, then write the markdown report and plot.
 
     spec (GridSpec): The grid.
@@ -584,6 +638,8 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
         (tests pass a mock).
     progress (Optional[Callable[[str], None]]): Called with one line per step.
     write_report (bool): Write ``docs_dir/<name>.md`` (+ few-shot PNG) at the end.
+    rerun_stale (bool): Set aside the results of :func:`stale_results` (see :func:`set_aside`)
+        and run them again from the arm's current pretrained pipeline.
     RETURNS (GridReport): Done, skipped and failed runs, and the report paths.
     """
     spec.validate()
@@ -591,6 +647,12 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
     say = progress or (lambda msg: None)
     report = GridReport()
     t0 = time.perf_counter()
+    if rerun_stale:
+        for run, recorded, now in stale_results(spec):
+            kept = set_aside(run, recorded)
+            report.set_aside.append(str(kept))
+            say(f"stale: {run.key} was fine-tuned from {recorded or 'unrecorded'} weights, the pipeline is now "
+                f"{now}; its result is kept as {kept.name} and the run goes again")
     arms = {a.name: a for a in spec.arms}
     runs = plan(spec)
     sources: Dict[Tuple[str, int], Optional[Path]] = {}
@@ -694,10 +756,7 @@ def collect_results(spec: GridSpec) -> Dict[Tuple[str, str, str, Optional[str]],
         p = Path(run.result_path)
         if not p.is_file():
             continue
-        try:
-            res = srsly.read_json(p)
-        except ValueError as err:
-            raise NerbertError(f"is not valid JSON ({err}); delete it to re-run", p) from None
+        res = _read_result(p)
         res.setdefault("seed", run.seed)
         out.setdefault((run.setting, run.domain, run.arm, run.few_shot), []).append(res)
     return out
@@ -754,6 +813,9 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
         if arm.zero_shot:
             extra += f", zero-shot through `{arm.zero_shot}` (unmapped: {arm.unmapped}; no training, one run)"
         lines.append(f"- arm `{arm.name}`: pretrained `{arm.pretrained or 'null (plain encoder)'}`{extra}")
+        if arm.pretrained:
+            lines.append(_weights_line(arm, [r for (setting, _, name, _), rs in results.items()
+                                             if name == arm.name and setting == "target" for r in rs]))
     lines.append(f"- seeds: {', '.join(map(str, spec.seeds))}; settings: {', '.join(spec.settings)}"
                  + (f"; few-shot sizes: {', '.join(spec.few_shot)}" if spec.few_shot else ""))
     if spec.overrides:
@@ -774,6 +836,26 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
                  f"{total_eval / 60:.1f} min evaluation (source-domain training not included)")
     lines.append(f"- raw results: `{spec.results_path}/<setting>/<domain>/<arm>/seed<N>.json`")
     return "\n".join(lines) + "\n"
+
+
+def _weights_line(arm: Arm, results: List[Dict[str, Any]]) -> str:
+    """Which pretrained weights (``pretrained_fingerprint``) the arm's Target Only results started
+    from, and whether that is the pipeline on disk now (``--rerun-stale`` runs the others again)."""
+    counts: Dict[Optional[str], int] = {}
+    for r in results:
+        fp = r.get("pretrained_fingerprint")
+        counts[fp] = counts.get(fp, 0) + 1
+    if not counts:
+        return "  - no Target Only results yet"
+    now = pipeline_fingerprint(arm.pretrained) if arm.pretrained else None
+    parts = []
+    for fp, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        what = f"`{fp}`" if fp else "unrecorded weights (written before fingerprints)"
+        if fp and fp == now:
+            what += " (the pipeline on disk now)"
+        parts.append(f"{n} from {what}")
+    mixed = " — **mixed weights**: `--rerun-stale` runs the others again" if len(counts) > 1 and now else ""
+    return f"  - pretrained weights of its Target Only runs: {'; '.join(parts)}{mixed}"
 
 
 def plot_fewshot(spec: GridSpec, path: PathLike, results: Optional[Dict] = None) -> Optional[Path]:

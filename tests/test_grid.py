@@ -386,3 +386,49 @@ def test_results_record_a_fingerprint_of_the_pretrained_weights(tmp_path):
     (pre / "transformer" / "model").write_bytes(b"weights v2")
     assert pipeline_fingerprint(pre) != first
     assert pipeline_fingerprint(tmp_path / "missing") is None
+
+
+def test_rerun_stale_runs_again_what_other_weights_gave_and_keeps_the_old_result(tmp_path, cli_runner):
+    """After the pretrained pipeline is rebuilt with other weights, the report flags the mixed
+    weights, --dry-run marks the stale runs, and --rerun-stale sets their results aside (kept on
+    disk) and fine-tunes them again; the plain-encoder arm is never stale."""
+    from nerbert_spacy.grid import pipeline_fingerprint, render_grid_markdown, stale_results
+
+    corpus = _corpus(tmp_path)
+    pre = tmp_path / "pre" / "model-best"
+    (pre / "transformer").mkdir(parents=True)
+    (pre / "transformer" / "model").write_bytes(b"weights v1")
+    spec = _spec(tmp_path, corpus, arms={"bert": None, "nerbert": str(pre)}, seeds=[1, 2])
+    run_grid(spec, run_fn=FakeTrainer())
+    old = pipeline_fingerprint(pre)
+    assert stale_results(spec) == []
+    assert f"2 from `{old}` (the pipeline on disk now)" in render_grid_markdown(spec)
+    # a result written before fingerprints existed, then the pipeline pretrained again
+    seed1 = result_path(spec.results_path, "target", "crossner-politics", "nerbert", 1)
+    res = srsly.read_json(seed1)
+    del res["pretrained_fingerprint"]
+    srsly.write_json(seed1, res)
+    (pre / "transformer" / "model").write_bytes(b"weights v2")
+    new = pipeline_fingerprint(pre)
+    stale = {run.key: (recorded, now) for run, recorded, now in stale_results(spec)}
+    assert stale == {"target/crossner-politics/nerbert/seed1": (None, new),
+                     "target/crossner-politics/nerbert/seed2": (old, new)}
+    md = render_grid_markdown(spec)
+    assert "1 from unrecorded weights" in md and f"1 from `{old}`" in md and "**mixed weights**" in md
+    args = ["grid", "--domain", f"crossner-politics={corpus}", "--arm", "bert=null", "--arm", f"nerbert={pre}",
+            "--seeds", "1,2", "--results-dir", str(spec.results_path), "--work-dir", str(spec.work_path),
+            "--docs-dir", str(tmp_path / "docs"), "--name", "t", "--dry-run"]
+    r = cli_runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert f"done  target/crossner-politics/nerbert/seed2  (stale: fine-tuned from {old} weights" in r.output
+    assert "4/4 runs done, 2 of them stale" in r.output
+    # without --rerun-stale nothing runs; with it, the two stale runs go again from the new weights
+    trainer = FakeTrainer()
+    assert run_grid(spec, run_fn=trainer).done == [] and trainer.jobs == []
+    report = run_grid(spec, run_fn=trainer, rerun_stale=True)
+    assert sorted(report.done) == sorted(stale) and len(trainer.jobs) == 2
+    assert sorted(Path(p).name for p in report.set_aside) == ["seed1.stale-unknown.json", f"seed2.stale-{old}.json"]
+    assert srsly.read_json(seed1.with_name(f"seed2.stale-{old}.json"))["pretrained_fingerprint"] == old
+    assert srsly.read_json(seed1)["pretrained_fingerprint"] == new
+    assert stale_results(spec) == []
+    assert "mixed weights" not in render_grid_markdown(spec)

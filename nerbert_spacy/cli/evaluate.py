@@ -64,6 +64,10 @@ def grid(
     source_set: List[str] = typer.Option([], "--source-set", help="Override KEY=VALUE for CoNLL source training only"),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and whether they are done; run nothing"),
     report_only: bool = typer.Option(False, "--report-only", help="Only rewrite the markdown report from existing results"),
+    rerun_stale: bool = typer.Option(
+        False, "--rerun-stale",
+        help="Run again the results fine-tuned from other weights than the arm's pretrained pipeline now "
+             "(the old result is kept as seed<N>.stale-<fingerprint>.json)"),
 ) -> None:
     """Run the experiment grid (domains x arms x seeds x settings, optionally x few-shot sizes); resumable."""
     from ..grid import (
@@ -73,6 +77,7 @@ def grid(
         parse_seeds,
         plan_status,
         run_grid,
+        stale_results,
         write_grid_report,
     )
 
@@ -95,15 +100,21 @@ def grid(
     )
     if dry_run:
         status = plan_status(spec)
+        stale = {run.key: (recorded, now) for run, recorded, now in stale_results(spec)}
         for run, ok in status:
-            typer.echo(f"{'done ' if ok else 'todo '} {run.key}")
-        typer.echo(f"{sum(ok for _, ok in status)}/{len(status)} runs done")
+            note = ""
+            if run.key in stale:
+                recorded, now = stale[run.key]
+                note = f"  (stale: fine-tuned from {recorded or 'unrecorded'} weights, the pipeline is now {now})"
+            typer.echo(f"{'done ' if ok else 'todo '} {run.key}{note}")
+        typer.echo(f"{sum(ok for _, ok in status)}/{len(status)} runs done"
+                   + (f", {len(stale)} of them stale (--rerun-stale runs them again)" if stale else ""))
         return
     if report_only:
         md, png = write_grid_report(spec)
         typer.echo(f"wrote {md}" + (f" and {png}" if png else ""))
         return
-    report = run_grid(spec, progress=typer.echo)
+    report = run_grid(spec, progress=typer.echo, rerun_stale=rerun_stale)
     typer.echo(f"{len(report.done)} runs done, {len(report.skipped)} skipped (results exist), "
                f"{len(report.failed)} failed, in {report.seconds / 60:.1f} min")
     for key, why, log in report.failed:

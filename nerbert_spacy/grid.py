@@ -206,6 +206,8 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
     for key, value in cli.items():
         if value is None or (isinstance(value, (list, dict, tuple)) and not value):
             continue
+        if key == "command" and data.get("command"):
+            continue  # the file's command reproduces the whole grid; keep it over this invocation's
         if key in ("overrides", "source_overrides") and key in data:
             data[key] = {**(data[key] or {}), **value}
         else:

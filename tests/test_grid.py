@@ -432,3 +432,17 @@ def test_rerun_stale_runs_again_what_other_weights_gave_and_keeps_the_old_result
     assert srsly.read_json(seed1)["pretrained_fingerprint"] == new
     assert stale_results(spec) == []
     assert "mixed weights" not in render_grid_markdown(spec)
+
+
+def test_report_names_the_spec_files_command_over_the_invocation(tmp_path):
+    """A grid file's `command` (the line that reproduces the whole grid) is what its report shows,
+    also when the report is written by a partial invocation (--seeds 2, --report-only); without one
+    the invocation is recorded."""
+    corpus = _corpus(tmp_path)
+    spec_file = tmp_path / "g.yml"
+    spec_file.write_text(f"name: g\ndomains: {{pol: {corpus}}}\narms: {{bert: null}}\n"
+                         "command: bash scripts/paper_experiments.sh grid-g\n", encoding="utf8")
+    spec = load_spec(spec_file, command="nerbert grid --spec g.yml --seeds 2", seeds=[2])
+    assert spec.command == "bash scripts/paper_experiments.sh grid-g" and spec.seeds == [2]
+    spec_file.write_text(f"name: g\ndomains: {{pol: {corpus}}}\narms: {{bert: null}}\n", encoding="utf8")
+    assert load_spec(spec_file, command="nerbert grid --spec g.yml").command == "nerbert grid --spec g.yml"

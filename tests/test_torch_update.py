@@ -84,3 +84,26 @@ def test_an_optimizer_result_in_other_memory_is_copied_in(tiny_bert):
     update_in_place(shim).finish_update(new_array)
     numpy.testing.assert_allclose(param.detach().numpy(), before - 0.5)
     assert float(param.grad.abs().sum()) == 0.0
+
+
+def test_a_saved_encoder_loads_with_its_layer_norm_epsilon(tiny_bert, tmp_path):
+    """spacy-transformers rebuilds a saved encoder from its config written as JSON by srsly, which
+    rounds BERT's layer_norm_eps 1e-12 to 0.0; the pipelines of this package get it back, so the
+    loaded encoder is the one that was trained and its outputs are the same."""
+    import torch
+
+    nlp, shim, examples, _ = _tagger(tiny_bert, thinc_update=False)
+    assert shim._model.config.layer_norm_eps == 1e-12
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    encoder = loaded.get_pipe("transformer").model.layers[0].shims[0]._model
+    eps = {m.eps for m in encoder.modules() if isinstance(m, torch.nn.LayerNorm)}
+    assert eps == {1e-12} and encoder.config.layer_norm_eps == 1e-12
+    # saved again, it stays exact; and both pipelines give the same encoder output
+    loaded.to_disk(tmp_path / "q")
+    again = spacy.load(tmp_path / "q").get_pipe("transformer").model.layers[0].shims[0]._model
+    assert again.config.layer_norm_eps == 1e-12
+    text = "Ada Lovelace was born in London ."
+    before = nlp("Ada Lovelace was born in London .")._.trf_data.model_output.last_hidden_state
+    after = loaded(text)._.trf_data.model_output.last_hidden_state
+    numpy.testing.assert_allclose(numpy.asarray(before), numpy.asarray(after), rtol=0, atol=0)

@@ -43,3 +43,48 @@ def update_in_place(shim: Any) -> Any:
     """
     shim.finish_update = types.MethodType(_finish_update_in_place, shim)
     return shim
+
+
+def _restore_config_floats(shim: Any, bytes_data: bytes) -> None:
+    """Put back the encoder config's floats that spacy-transformers' ``HFShim.from_bytes`` loses.
+
+    ``from_bytes`` writes the saved config dict to a temporary ``config.json`` with
+    ``srsly.write_json``, whose float precision turns BERT's ``layer_norm_eps = 1e-12`` into 0.0,
+    and builds the encoder from that file: a loaded pipeline's LayerNorms divide by
+    ``sqrt(var + 0)``, not the ``sqrt(var + 1e-12)`` they were trained with. The saved dict
+    (msgpack) keeps the exact values; every float that differs is set again on the config, and
+    ``layer_norm_eps`` on the LayerNorm modules.
+    """
+    import srsly
+    import torch
+
+    model = getattr(shim, "_model", None)
+    if model is None or getattr(model, "config", None) is None:
+        return
+    saved = srsly.msgpack_loads(bytes_data).get("config") or {}
+    for key, value in saved.items():
+        if not isinstance(value, float) or getattr(model.config, key, value) == value:
+            continue
+        setattr(model.config, key, value)
+        if key == "layer_norm_eps":
+            for module in model.modules():
+                if isinstance(module, torch.nn.LayerNorm):
+                    module.eps = value
+
+
+def keep_config_floats(shim: Any) -> Any:
+    """Make ``shim`` (a spacy-transformers ``HFShim``) load its encoder config's floats exactly
+    (see :func:`_restore_config_floats`).
+
+    shim (HFShim): The shim, e.g. ``transformer_model.layers[0].shims[0]``.
+    RETURNS (HFShim): The same shim.
+    """
+    load = shim.from_bytes
+
+    def from_bytes(bytes_data: bytes) -> Any:
+        result = load(bytes_data)
+        _restore_config_floats(shim, bytes_data)
+        return result
+
+    shim.from_bytes = from_bytes
+    return shim

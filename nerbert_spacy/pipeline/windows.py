@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 from spacy.tokens import Doc, Span
 from spacy.util import registry
 
-from .torch_update import update_in_place
+from .torch_update import keep_config_floats, update_in_place
 
 GetSpans = Callable[[List[Doc]], List[List[Span]]]
 
@@ -172,7 +172,7 @@ def create_transformer_model(
     Same arguments as ``spacy-transformers.TransformerModel.v3``; ``get_spans``
     makes the windows (e.g. ``strided_spans.v1``), which are then split by word
     pieces where they would be truncated (see the module docstring); its weights are updated
-    in place (:mod:`.torch_update`).
+    in place and a saved encoder's config floats load exactly (:mod:`.torch_update`).
     RETURNS (TransformerModel): The model.
     """
     from spacy_transformers.architectures import create_TransformerModel_v3
@@ -188,6 +188,7 @@ def create_transformer_model(
     model.attrs["get_spans"] = wrap_get_spans(model, get_spans)
     for shim in model.layers[0].shims:
         update_in_place(shim)
+        keep_config_floats(shim)
     return model
 
 

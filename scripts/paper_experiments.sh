@@ -7,7 +7,7 @@
 #   bash scripts/paper_experiments.sh grid-crossner   # one step (its inputs must exist)
 #
 # Steps: encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4
-#        figure3 grid-labelsets convert-others grid-source-target grid-domains maps-others grid-figure2
+#        digests figure3 grid-labelsets convert-others grid-source-target grid-domains maps-others grid-figure2
 # Environment: NERBERT_WORK (default work/paper, git-ignored), NERBERT_SHARED (default
 # ../shared/data), PRETRAIN_EPOCHS (default 4: passes over the pretraining corpus, one dev
 # evaluation and one checkpoint per pass), NICE (default 15).
@@ -110,6 +110,18 @@ step_grid-source-target() { run python -m nerbert_spacy grid --spec docs/results
 step_grid-domains() { run python -m nerbert_spacy grid --spec docs/results/grids/six-domains.yml; }
 step_grid-figure2() { run python -m nerbert_spacy grid --spec docs/results/grids/figure2.yml; }
 
+# Did this session's rebuild give the same pretrained files as the one recorded in docs/results?
+# Writes the record when there is none; otherwise names the files (and encoder parts) that differ.
+step_digests() {
+  local rec=docs/results/pretrain-digests.json
+  local models="$W/pretrain315/model-best $W/pretrain212/model-best $W/pretrain4/model-best"
+  if [ -f "$rec" ]; then
+    python scripts/pretrain_digests.py $models --compare "$rec" || echo "(the rebuild differs from $rec)" >&2
+  else
+    python scripts/pretrain_digests.py $models --write "$rec"
+  fi
+}
+
 # Figure 3: t-SNE of politics test entities under the plain encoder and the three NER-BERTs
 step_figure3() {
   [ -f docs/results/figure3.png ] || run python -m nerbert_spacy viz tsne "$W/data/politics/test.spacy" \
@@ -120,7 +132,7 @@ step_figure3() {
     --output docs/results/figure3.png --seed 0
 }
 
-ALL="encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4 figure3 grid-labelsets
+ALL="encoder corpus relabel pretrain315 convert maps grid-crossner pretrain212 pretrain4 digests figure3 grid-labelsets
      convert-others grid-source-target grid-domains maps-others grid-figure2"
 for step in ${@:-$ALL}; do
   echo "=== $step ($(date -u +%FT%TZ), load $(cut -d' ' -f1 /proc/loadavg))" >&2

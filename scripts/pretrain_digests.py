@@ -1,0 +1,89 @@
+"""Per-file digests of the pretrained pipelines, to tell whether a rebuild in another session gave
+the same files, and if not, which ones differ (issue 13: each session rebuilds work/paper/).
+
+    python scripts/pretrain_digests.py work/paper/pretrain{315,212,4}/model-best --write docs/results/pretrain-digests.json
+    python scripts/pretrain_digests.py work/paper/pretrain{315,212,4}/model-best --compare docs/results/pretrain-digests.json
+
+For transformer/model (thinc msgpack: the encoder's HF config, torch state dict, tokenizer files)
+the digest is also given per part and per state-dict record, so a difference can be placed.
+"""
+import argparse
+import hashlib
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import srsly
+
+from nerbert_spacy.grid import pipeline_fingerprint
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+def digests(folder: Path) -> dict:
+    out = {"fingerprint": pipeline_fingerprint(folder), "files": {}, "transformer_parts": {}}
+    for p in sorted(x for x in folder.rglob("*") if x.is_file() and x.name != "meta.json"):
+        data = p.read_bytes()
+        out["files"][p.relative_to(folder).as_posix()] = _sha(data)
+        if p.relative_to(folder).as_posix() != "transformer/model":
+            continue
+        msg = srsly.msgpack_loads(data)
+        parts = out["transformer_parts"]
+        parts["attrs"] = _sha(json.dumps(msg.get("attrs"), default=repr, sort_keys=True).encode())
+        for i, shim in enumerate(s for group in msg.get("shims", []) for s in group):
+            inner = srsly.msgpack_loads(shim)
+            for key, value in inner.items():
+                if key == "state":
+                    with zipfile.ZipFile(io.BytesIO(value)) as z:
+                        for name in z.namelist():
+                            parts[f"shim{i}/state/{name}"] = _sha(z.read(name))
+                else:
+                    parts[f"shim{i}/{key}"] = _sha(json.dumps(value, default=repr, sort_keys=True).encode())
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pipelines", nargs="+", type=Path)
+    group = ap.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", type=Path)
+    group.add_argument("--compare", type=Path)
+    args = ap.parse_args(argv)
+    now = {}
+    for folder in args.pipelines:
+        if not (folder / "config.cfg").is_file():
+            print(f"error: {folder}: not a saved pipeline (no config.cfg)", file=sys.stderr)
+            return 2
+        now[folder.as_posix()] = digests(folder)
+    if args.write:
+        args.write.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n", encoding="utf8")
+        print(f"wrote {args.write}")
+        return 0
+    try:
+        before = json.loads(args.compare.read_text(encoding="utf8"))
+    except (OSError, ValueError) as err:
+        print(f"error: {args.compare}: cannot be read as JSON ({err})", file=sys.stderr)
+        return 2
+    same = True
+    for name, d in now.items():
+        old = before.get(name)
+        if old is None:
+            print(f"{name}: not in {args.compare}")
+            same = False
+            continue
+        diff = [k for k in sorted(set(d["files"]) | set(old["files"])) if d["files"].get(k) != old["files"].get(k)]
+        parts = [k for k in sorted(set(d["transformer_parts"]) | set(old["transformer_parts"]))
+                 if d["transformer_parts"].get(k) != old["transformer_parts"].get(k)]
+        print(f"{name}: {'identical files' if not diff else 'differs in ' + ', '.join(diff)}"
+              + (f"; transformer parts that differ: {len(parts)} ({', '.join(parts[:6])}{' ...' if len(parts) > 6 else ''})"
+                 if parts else ""))
+        same = same and not diff
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -114,7 +114,9 @@ step_grid-figure2() { run python -m nerbert_spacy grid --spec docs/results/grids
 # Writes the record when there is none; otherwise names the files (and encoder parts) that differ.
 step_digests() {
   local rec=docs/results/pretrain-digests.json
-  local models="$W/pretrain315/model-best $W/pretrain212/model-best $W/pretrain4/model-best"
+  local models="" L
+  for L in 315 212 4; do [ -f "$W/pretrain$L/.complete" ] && models="$models $W/pretrain$L/model-best"; done
+  [ -n "$models" ] || { echo "no pretrained pipeline yet" >&2; return 0; }
   if [ -f "$rec" ]; then
     python scripts/pretrain_digests.py $models --compare "$rec" || echo "(the rebuild differs from $rec)" >&2
   else

@@ -72,8 +72,7 @@ def main(argv=None) -> int:
     for name, d in now.items():
         old = before.get(name)
         if old is None:
-            print(f"{name}: not in {args.compare}")
-            same = False
+            print(f"{name}: not recorded in {args.compare}; nothing to compare")
             continue
         diff = [k for k in sorted(set(d["files"]) | set(old["files"])) if d["files"].get(k) != old["files"].get(k)]
         parts = [k for k in sorted(set(d["transformer_parts"]) | set(old["transformer_parts"]))

@@ -126,6 +126,7 @@ def case_grid(tmp: Path) -> List[Run]:
             "work_dir": ["--work-dir", "w"], "docs_dir": ["--docs-dir", "d"], "keep_models": ["--keep-models"],
             "gpu_id": ["-g", "1"], "max_epochs": ["--max-epochs", "3"], "patience": ["--patience", "2"],
             "set_": ["--set", "training.dropout=0.2"], "source_set": ["--source-set", "training.max_steps=9"],
+            "rerun_stale": ["--rerun-stale"],
         },
         expect={
             "spec_file": (spec, 0, tmp / "g.yml"), "domain": (spec, "domains", {"politics": "data/p"}),
@@ -138,11 +139,13 @@ def case_grid(tmp: Path) -> List[Run]:
             "gpu_id": (spec, "gpu_id", 1), "max_epochs": overrides("training.max_epochs", 3),
             "patience": overrides("training.patience", 2), "set_": overrides("training.dropout", 0.2),
             "source_set": (spec, "source_overrides", {"training.max_steps": 9}),
+            "rerun_stale": ("nerbert_spacy.grid:run_grid", "rerun_stale", True),
         },
         patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:run_grid": Recorder(report)},
     )
     dry = Run(args={"dry_run": ["--dry-run"]}, expect={"dry_run": ("nerbert_spacy.grid:plan_status", 0, "SPEC")},
-              patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:plan_status": Recorder([])})
+              patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:plan_status": Recorder([]),
+                       "nerbert_spacy.grid:stale_results": Recorder([])})
     report_only = Run(
         args={"report_only": ["--report-only"]},
         expect={"report_only": ("nerbert_spacy.grid:write_grid_report", 0, "SPEC")},

@@ -50,7 +50,7 @@ setup(
         "dask[distributed]>=2024.1",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "ruff", "pysbd>=0.3.4"],
+        "test": ["pytest>=7", "pytest-xdist>=3.8", "hypothesis>=6", "ruff", "pysbd>=0.3.4"],
         "pysbd": ["pysbd>=0.3.4"],
     },
     entry_points={

@@ -3,7 +3,8 @@ trained transformer + bio_tagger pipeline. Constants and builders shared by seve
 modules are in helpers.py; test modules never import each other (test_layout.py checks).
 
 Markers: ``slow`` (run by default, as in CI; deselect with ``-m "not slow"``
-while iterating) and ``gpu`` (skipped unless torch sees a CUDA device).
+while iterating) and ``gpu`` (skipped unless torch sees a CUDA device). pytest.ini runs the
+suite on pytest-xdist workers; ``-n0`` runs it in one process.
 """
 import os
 import shutil
@@ -16,6 +17,16 @@ from helpers import person_city_examples, train_and_save
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
+# Under pytest-xdist (pytest.ini: `-n auto --dist loadfile`) each worker gets an equal share of the
+# cores, for torch in its own process and (through the environment) in the training
+# subprocesses it starts, instead of every worker using as many threads as there are cores.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
+    os.environ.setdefault("MKL_NUM_THREADS", str(_share))
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # thinc may have imported torch already
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -36,7 +47,13 @@ def pytest_unconfigure(config):
     shutil.rmtree(os.environ["NERBERT_CACHE_DIR"], ignore_errors=True)
 
 
+# Modules that take minutes (end-to-end workflows) run first, so that under xdist one worker
+# starts on them while the others take the short modules, instead of one of them coming last.
+FIRST = ("test_project.py",)
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in FIRST)  # stable: the rest keep their order
     try:
         import torch
 

@@ -117,8 +117,8 @@ step_digests() {
   local models="" L
   for L in 315 212 4; do [ -f "$W/pretrain$L/.complete" ] && models="$models $W/pretrain$L/model-best"; done
   [ -n "$models" ] || { echo "no pretrained pipeline yet" >&2; return 0; }
-  if [ -f "$rec" ]; then
-    python scripts/pretrain_digests.py $models --compare "$rec" || echo "(the rebuild differs from $rec)" >&2
+  if [ -f "$rec" ]; then  # models the record lacks are added to it
+    python scripts/pretrain_digests.py $models --compare "$rec" --add-missing || echo "(the rebuild differs from $rec)" >&2
   else
     python scripts/pretrain_digests.py $models --write "$rec"
   fi

@@ -2,7 +2,10 @@
 the same files, and if not, which ones differ (issue 13: each session rebuilds work/paper/).
 
     python scripts/pretrain_digests.py work/paper/pretrain{315,212,4}/model-best --write docs/results/pretrain-digests.json
-    python scripts/pretrain_digests.py work/paper/pretrain{315,212,4}/model-best --compare docs/results/pretrain-digests.json
+    python scripts/pretrain_digests.py work/paper/pretrain{315,212,4}/model-best --compare docs/results/pretrain-digests.json --add-missing
+
+--write replaces the record of the pipelines given and keeps the others; --add-missing records the
+pipelines that the compared file does not hold yet (the comparison itself changes nothing).
 
 For transformer/model (thinc msgpack: the encoder's HF config, torch state dict, tokenizer files)
 the digest is also given per part and per state-dict record, so a difference can be placed.
@@ -52,27 +55,33 @@ def main(argv=None) -> int:
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument("--write", type=Path)
     group.add_argument("--compare", type=Path)
+    ap.add_argument("--add-missing", action="store_true", help="with --compare: record pipelines it lacks")
     args = ap.parse_args(argv)
+    if args.add_missing and not args.compare:
+        ap.error("--add-missing goes with --compare")
     now = {}
     for folder in args.pipelines:
         if not (folder / "config.cfg").is_file():
             print(f"error: {folder}: not a saved pipeline (no config.cfg)", file=sys.stderr)
             return 2
         now[folder.as_posix()] = digests(folder)
-    if args.write:
-        args.write.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n", encoding="utf8")
-        print(f"wrote {args.write}")
-        return 0
+    record = args.write or args.compare
     try:
-        before = json.loads(args.compare.read_text(encoding="utf8"))
+        before = json.loads(record.read_text(encoding="utf8")) if record.exists() or args.compare else {}
     except (OSError, ValueError) as err:
-        print(f"error: {args.compare}: cannot be read as JSON ({err})", file=sys.stderr)
+        print(f"error: {record}: cannot be read as JSON ({err})", file=sys.stderr)
         return 2
-    same = True
+    if args.write:
+        _save(record, {**before, **now})
+        print(f"wrote {', '.join(now)} to {record}")
+        return 0
+    same, missing = True, {}
     for name, d in now.items():
         old = before.get(name)
         if old is None:
-            print(f"{name}: not recorded in {args.compare}; nothing to compare")
+            missing[name] = d
+            print(f"{name}: not recorded in {args.compare}; "
+                  + ("recorded now" if args.add_missing else "nothing to compare (--add-missing records it)"))
             continue
         diff = [k for k in sorted(set(d["files"]) | set(old["files"])) if d["files"].get(k) != old["files"].get(k)]
         parts = [k for k in sorted(set(d["transformer_parts"]) | set(old["transformer_parts"]))
@@ -81,7 +90,13 @@ def main(argv=None) -> int:
               + (f"; transformer parts that differ: {len(parts)} ({', '.join(parts[:6])}{' ...' if len(parts) > 6 else ''})"
                  if parts else ""))
         same = same and not diff
+    if args.add_missing and missing:
+        _save(record, {**before, **missing})
     return 0 if same else 1
+
+
+def _save(path: Path, record: dict) -> None:
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf8")
 
 
 if __name__ == "__main__":

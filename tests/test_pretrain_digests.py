@@ -1,8 +1,10 @@
 """scripts/pretrain_digests.py: tells whether a rebuilt pretrained pipeline has the recorded files,
 and places a difference down to one record of the encoder's torch state dict."""
 import importlib.util
+import json
 from pathlib import Path
 
+import pytest
 import spacy
 import torch
 
@@ -40,3 +42,32 @@ def test_digests_find_the_one_changed_encoder_weight(tiny_bert, tmp_path, capsys
     assert "/state/archive/data/" in out and "config.cfg" not in out
     assert script.main([str(tmp_path), "--compare", str(record)]) == 2
     assert "not a saved pipeline" in capsys.readouterr().err
+
+
+def test_write_and_add_missing_keep_the_other_records(tiny_bert, tmp_path, capsys):
+    script = _script()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("transformer", config=transformer_component_config(str(tiny_bert)))
+    nlp.initialize()
+    first, second, record = tmp_path / "a" / "model-best", tmp_path / "b" / "model-best", tmp_path / "d.json"
+    for folder in (first, second):
+        folder.parent.mkdir()
+        nlp.to_disk(folder)
+    assert script.main([str(first), "--write", str(record)]) == 0
+    # a plain comparison of a pipeline the record lacks changes nothing
+    assert script.main([str(first), str(second), "--compare", str(record)]) == 0
+    assert "nothing to compare" in capsys.readouterr().out
+    assert set(json.loads(record.read_text())) == {first.as_posix()}
+    assert script.main([str(first), str(second), "--compare", str(record), "--add-missing"]) == 0
+    assert "recorded now" in capsys.readouterr().out
+    saved = json.loads(record.read_text())
+    assert set(saved) == {first.as_posix(), second.as_posix()}
+    assert saved[second.as_posix()]["files"] == saved[first.as_posix()]["files"]
+    # --write replaces the given pipeline's record and keeps the other one
+    saved[first.as_posix()]["fingerprint"] = "stale"
+    record.write_text(json.dumps(saved))
+    assert script.main([str(first), "--write", str(record)]) == 0
+    again = json.loads(record.read_text())
+    assert set(again) == set(saved) and again[first.as_posix()]["fingerprint"] != "stale"
+    with pytest.raises(SystemExit):
+        script.main([str(first), "--write", str(record), "--add-missing"])

@@ -66,8 +66,8 @@ def main(argv=None) -> int:
             return 2
         now[folder.as_posix()] = digests(folder)
     record = args.write or args.compare
-    try:
-        before = json.loads(record.read_text(encoding="utf8")) if record.exists() or args.compare else {}
+    try:  # a record to --write may not exist yet; one to --compare must
+        before = {} if args.write and not record.exists() else json.loads(record.read_text(encoding="utf8"))
     except (OSError, ValueError) as err:
         print(f"error: {record}: cannot be read as JSON ({err})", file=sys.stderr)
         return 2

@@ -51,6 +51,17 @@ def test_epoch_budget_counts_batches_of_the_corpus(tmp_path, write_tiny_corpus):
     assert check_training_budget(ok) == {"eval_frequency": 5, "patience": 0, "max_steps": 0, "steps": 6}
 
 
+def test_epoch_budget_read_only_in_part_is_not_reported_as_the_total(tmp_path, write_tiny_corpus):
+    # 3 steps per epoch, 10 epochs = 30 steps; the guard needs 3 (eval_frequency 2) and stops reading
+    # after the first batch, so it knows a lower bound only and must not call it the total
+    nlp = _nlp_with_training(write_tiny_corpus, tmp_path, patience=0, eval_frequency=2, max_steps=0, max_epochs=10)
+    assert check_training_budget(nlp)["steps"] == -1
+    # eval_frequency 29 needs 30 steps = 3 per epoch: the whole epoch is read, so the total is known
+    whole = _nlp_with_training(write_tiny_corpus, tmp_path / "whole", patience=0, eval_frequency=29, max_steps=0,
+                               max_epochs=10)
+    assert check_training_budget(whole)["steps"] == 30
+
+
 def test_sound_budgets_pass(tmp_path, write_tiny_corpus):
     nlp = _nlp_with_training(write_tiny_corpus, tmp_path, patience=400, eval_frequency=20, max_steps=20000, max_epochs=0)
     assert check_training_budget(nlp)["steps"] == -1

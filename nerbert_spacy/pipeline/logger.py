@@ -32,10 +32,12 @@ from ..errors import NerbertError
 LogStep = Callable[[Optional[Dict[str, Any]]], None]
 
 
-def _steps_reaching(nlp, epochs: int, needed: int) -> Optional[int]:
+def _steps_reaching(nlp, epochs: int, needed: int) -> Optional[Tuple[int, bool]]:
     """Update steps that ``epochs`` passes over the training corpus give, counted
-    only up to ``needed`` (enough to decide the guard); None if the corpus
-    cannot be resolved here (the check is then left to spaCy)."""
+    only up to ``needed`` (enough to decide the guard), and whether that count is
+    the whole budget (the first epoch ended before ``needed`` was reached) or only
+    a lower bound; None if the corpus cannot be resolved here (the check is then
+    left to spaCy)."""
     config = nlp.config.interpolate()
     T = config["training"]
     try:
@@ -48,11 +50,13 @@ def _steps_reaching(nlp, epochs: int, needed: int) -> Optional[int]:
         return None
     per_epoch = 0
     limit = math.ceil(needed / max(epochs, 1))
+    whole = True
     for _ in batcher(corpus(nlp)):
-        per_epoch += 1
         if per_epoch >= limit:
+            whole = False  # more batches than the guard needs: the count is a lower bound
             break
-    return per_epoch * epochs
+        per_epoch += 1
+    return per_epoch * epochs, whole
 
 
 def check_training_budget(nlp) -> Dict[str, int]:
@@ -65,7 +69,9 @@ def check_training_budget(nlp) -> Dict[str, int]:
 
     nlp (Language): The initialised pipeline with its full config.
     RETURNS (Dict[str, int]): The checked values (``steps`` is the number of
-        updates the epoch budget allows, or -1 when unbounded or not counted).
+        updates the epoch budget allows, or -1 when unbounded or not counted to
+        the end: a corpus with more batches than the guard needs is not read
+        through).
     """
     T = nlp.config["training"]
     eval_frequency = int(T.get("eval_frequency") or 0)
@@ -92,9 +98,10 @@ def check_training_budget(nlp) -> Dict[str, int]:
     steps = -1
     if max_epochs > 0:
         needed = eval_frequency + 1  # the step index eval_frequency is the (eval_frequency+1)-th update
-        counted = _steps_reaching(nlp, max_epochs, needed)
-        if counted is not None:
-            steps = counted
+        reached = _steps_reaching(nlp, max_epochs, needed)
+        if reached is not None:
+            counted, whole = reached
+            steps = counted if whole else -1
             if counted == 0:
                 raise NerbertError("the training corpus is empty: no update step would run")
             if counted < needed and (max_steps == 0 or max_steps >= needed):

@@ -17,7 +17,11 @@ best model is evaluated on the domain's ``test.spacy`` (seqeval micro F1) and
 the metrics are written atomically to
 ``RESULTS_DIR/<setting>/<domain>/<arm>/seed<N>.json`` (few-shot:
 ``.../<arm>/fewshot-<size>/seed<N>.json``). A run whose result exists is
-skipped, so an interrupted grid resumes where it stopped. Trained models are
+skipped, so an interrupted grid resumes where it stopped. Several ``nerbert grid``
+processes may work on one grid at once (one per core, or per machine on a
+shared disk): each run, and each source model, is claimed first by an
+exclusive ``.claim`` file beside its log (see :func:`claim`), and a process
+passes over what another one holds. Trained models are
 deleted after evaluation unless ``keep_models``. The same seeds serve every
 arm (the paper: five seeds); seed N also picks few-shot subset N.
 """
@@ -473,6 +477,101 @@ def epoch_budget(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] =
 # ---------------------------------------------------------------- execution
 
 
+class Claim:
+    """An exclusive claim on one run (or source model) of a grid, held by this process: a
+    ``.claim`` file created with ``O_EXCL`` that names the holder; :meth:`release` removes it.
+    Use :func:`claim` to take one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def release(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _holder_alive(holder: Dict[str, Any]) -> bool:
+    """Whether the process named in a claim may still run: False only when it was on this host
+    and its pid is gone (a claim from another host cannot be checked, so it is kept)."""
+    import socket
+
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
+def claim(path: PathLike) -> Tuple[Optional[Claim], Optional[str]]:
+    """Claim the run whose claim file is ``path``.
+
+    A claim left by a process of this host that no longer runs (killed, machine restarted) is
+    taken over; one held by a live process, or by a process on another host, is not.
+
+    path (str | Path): The claim file (``<log>.claim``).
+    RETURNS (Tuple[Optional[Claim], Optional[str]]): (the claim, None) when taken, or
+        (None, who holds it) when another process does.
+    """
+    import socket
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for _ in range(2):
+        try:
+            fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = claim_holder(p)
+            if holder is None:
+                p.unlink(missing_ok=True)  # its process is gone
+                continue
+            return None, holder
+        with os.fdopen(fd, "w", encoding="utf8") as fh:
+            json.dump(me, fh)
+        return Claim(p), None
+    return None, f"a claim {p} that keeps coming back"
+
+
+def claim_holder(path: PathLike) -> Optional[str]:
+    """Who holds the claim file ``path`` ("pid N on HOST since T"), or None when there is no
+    claim or its process, on this host, no longer runs."""
+    p = Path(path)
+    try:
+        holder = json.loads(p.read_text(encoding="utf8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return f"an unreadable claim {p}"  # being written, or damaged: treat it as held
+    if not isinstance(holder, dict):
+        return f"an unreadable claim {p}"
+    if not _holder_alive(holder):
+        return None
+    return f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('since', '?')}"
+
+
+def claim_path(log_path: PathLike) -> Path:
+    """The claim file of a run (or source model) whose log is ``log_path``."""
+    return Path(log_path).with_suffix(".claim")
+
+
+
+
+class RunBusy(Exception):
+    """Another process holds the claim on what a run needs (its source model)."""
+
+
 class RunFailed(Exception):
     """A training/evaluation subprocess failed; ``log`` has its output."""
 
@@ -588,6 +687,7 @@ class GridReport:
 
     done: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
+    busy: List[str] = field(default_factory=list)  # claimed by another process when reached
     failed: List[Tuple[str, str, Optional[str]]] = field(default_factory=list)
     source_trained: List[str] = field(default_factory=list)
     set_aside: List[str] = field(default_factory=list)
@@ -602,6 +702,20 @@ def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: G
     best = out / "model-best"
     if best.is_dir() and (out / ".complete").is_file():
         return best
+    log = spec.work_path / "logs" / f"source__{arm.name}__seed{seed}.log"
+    held, holder = claim(claim_path(log))
+    if held is None:
+        raise RunBusy(holder)
+    with held:
+        if best.is_dir() and (out / ".complete").is_file():  # another process trained it meanwhile
+            return best
+        return _train_source(spec, arm, seed, run_fn, report, progress, log)
+
+
+def _train_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: GridReport,
+                  progress: Callable[[str], None], log: Path) -> Optional[Path]:
+    out = source_model_dir(spec, arm.name, seed)
+    best = out / "model-best"
     corpus = Path(spec.source_corpus or "")
     train, dev = corpus / "train.spacy", corpus / "dev.spacy"
     for p in (train, dev):
@@ -621,13 +735,73 @@ def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: G
     ov["paths.head_mapping"] = None
     job = {"config": spec.config, "output": str(out), "overrides": ov, "gpu_id": spec.gpu_id, "max_patience": most}
     try:
-        run_fn(job, spec.work_path / "logs" / f"source__{arm.name}__seed{seed}.log")
+        run_fn(job, log)
     except RunFailed as err:
         report.failed.append((key, str(err), err.log))
         return None
     (out / ".complete").write_text("ok\n", encoding="utf8")
     report.source_trained.append(key)
     return best
+
+
+def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tuple[str, int], Optional[Path]],
+             run_fn: RunFn, report: GridReport, say: Callable[[str], None]) -> bool:
+    """Train and evaluate one claimed run of :func:`run_grid` and write its result.
+
+    RETURNS (bool): Whether a result was written; a failure, or a source model that another
+        process is training, is recorded in ``report`` instead.
+    """
+    pretrained = arm.pretrained
+    if run.setting == "source-target":
+        sk = (arm.name, run.seed)
+        if sk not in sources:
+            try:
+                sources[sk] = _ensure_source(spec, arm, run.seed, run_fn, report, say)
+            except RunBusy as busy:  # not cached: a later run of this arm and seed looks again
+                report.busy.append(run.key)
+                say(f"{counter} {run.key}: its source model is being trained in another process ({busy}), passed over")
+                return False
+        if sources[sk] is None:
+            report.failed.append((run.key, "its source model failed to train", None))
+            return False
+        pretrained = str(sources[sk])
+    say(f"{counter} {run.key}")
+    try:
+        train, dev, test, n_train = _train_paths(spec, run)
+    except NerbertError as err:
+        report.failed.append((run.key, str(err), None))
+        return False
+    ov = run_overrides(spec, arm, run.seed, train, dev, pretrained, domain=run.domain)
+    if spec.train_cap and n_train > int(spec.train_cap):
+        train = _capped_train(train, int(spec.train_cap), run.seed)
+        ov["paths.train"] = str(train)
+        n_train = int(spec.train_cap)
+    ov.update(epoch_budget(spec, n_train))
+    job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
+           "max_patience": max_patience(spec, n_train),
+           "test": str(test), "batch_size": spec.eval_batch_size}
+    if arm.zero_shot:
+        mapping = arm.zero_shot.replace("{domain}", run.domain)
+        job["zero_shot"] = {"pretrained": arm.pretrained, "mapping": mapping, "unmapped": arm.unmapped}
+        ov = {"zero_shot_mapping": mapping, "unmapped": arm.unmapped}
+        n_train = 0
+    try:
+        result = run_fn(job, run.log_path)
+    except RunFailed as err:
+        report.failed.append((run.key, str(err), err.log))
+        say(f"  failed: {err} (log: {err.log})")
+        return False
+    result.update(setting=run.setting, domain=run.domain, arm=run.arm, seed=run.seed,
+                  few_shot=run.few_shot, n_train=n_train, pretrained=pretrained,
+                  pretrained_fingerprint=pipeline_fingerprint(pretrained) if pretrained else None,
+                  head_mapping=arm.head_mapping, config=spec.config,
+                  overrides={k: v for k, v in ov.items()})
+    write_json_atomic(run.result_path, result)
+    report.done.append(run.key)
+    say(f"  F1 {100 * result['f1']:.2f}")
+    if not spec.keep_models and Path(run.model_dir).exists():
+        shutil.rmtree(run.model_dir)
+    return True
 
 
 def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
@@ -662,52 +836,16 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
         if Path(run.result_path).is_file():
             report.skipped.append(run.key)
             continue
-        arm = arms[run.arm]
-        pretrained = arm.pretrained
-        if run.setting == "source-target":
-            sk = (arm.name, run.seed)
-            if sk not in sources:
-                sources[sk] = _ensure_source(spec, arm, run.seed, run_fn, report, say)
-            if sources[sk] is None:
-                report.failed.append((run.key, "its source model failed to train", None))
+        held, holder = claim(claim_path(run.log_path))
+        if held is None:
+            report.busy.append(run.key)
+            say(f"[{i}/{len(runs)}] {run.key}: running in another process ({holder}), passed over")
+            continue
+        with held:
+            if Path(run.result_path).is_file():  # another process finished it meanwhile
+                report.skipped.append(run.key)
                 continue
-            pretrained = str(sources[sk])
-        say(f"[{i}/{len(runs)}] {run.key}")
-        try:
-            train, dev, test, n_train = _train_paths(spec, run)
-        except NerbertError as err:
-            report.failed.append((run.key, str(err), None))
-            continue
-        ov = run_overrides(spec, arm, run.seed, train, dev, pretrained, domain=run.domain)
-        if spec.train_cap and n_train > int(spec.train_cap):
-            train = _capped_train(train, int(spec.train_cap), run.seed)
-            ov["paths.train"] = str(train)
-            n_train = int(spec.train_cap)
-        ov.update(epoch_budget(spec, n_train))
-        job = {"config": spec.config, "output": run.model_dir, "overrides": ov, "gpu_id": spec.gpu_id,
-               "max_patience": max_patience(spec, n_train),
-               "test": str(test), "batch_size": spec.eval_batch_size}
-        if arm.zero_shot:
-            mapping = arm.zero_shot.replace("{domain}", run.domain)
-            job["zero_shot"] = {"pretrained": arm.pretrained, "mapping": mapping, "unmapped": arm.unmapped}
-            ov = {"zero_shot_mapping": mapping, "unmapped": arm.unmapped}
-            n_train = 0
-        try:
-            result = run_fn(job, run.log_path)
-        except RunFailed as err:
-            report.failed.append((run.key, str(err), err.log))
-            say(f"  failed: {err} (log: {err.log})")
-            continue
-        result.update(setting=run.setting, domain=run.domain, arm=run.arm, seed=run.seed,
-                      few_shot=run.few_shot, n_train=n_train, pretrained=pretrained,
-                      pretrained_fingerprint=pipeline_fingerprint(pretrained) if pretrained else None,
-                      head_mapping=arm.head_mapping, config=spec.config,
-                      overrides={k: v for k, v in ov.items()})
-        write_json_atomic(run.result_path, result)
-        report.done.append(run.key)
-        say(f"  F1 {100 * result['f1']:.2f}")
-        if not spec.keep_models and Path(run.model_dir).exists():
-            shutil.rmtree(run.model_dir)
+            _run_one(spec, run, arms[run.arm], f"[{i}/{len(runs)}]", sources, run_fn, report, say)
     # source models are no longer needed once every run that uses them has a result
     if not spec.keep_models:
         for (arm_name, seed) in list(sources):

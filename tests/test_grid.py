@@ -446,3 +446,109 @@ def test_report_names_the_spec_files_command_over_the_invocation(tmp_path):
     assert spec.command == "bash scripts/paper_experiments.sh grid-g" and spec.seeds == [2]
     spec_file.write_text(f"name: g\ndomains: {{pol: {corpus}}}\narms: {{bert: null}}\n", encoding="utf8")
     assert load_spec(spec_file, command="nerbert grid --spec g.yml").command == "nerbert grid --spec g.yml"
+
+
+# ---------------------------------------------------------------- several processes on one grid
+
+
+def _other_process():
+    """A live process that is not this one, to hold a claim."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def _hold(path, pid):
+    import socket
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "since": "2026-12-03T00:00:00Z"}),
+                    encoding="utf8")
+
+
+def test_a_run_claimed_by_a_live_process_is_passed_over_and_taken_over_when_it_dies(tmp_path, cli_runner):
+    from nerbert_spacy.grid import claim_path
+
+    corpus = _corpus(tmp_path)
+    spec = _spec(tmp_path, corpus, seeds=[1])
+    runs = {r.key: r for r in plan(spec)}
+    held = runs["target/crossner-politics/nerbert/seed1"]
+    other = _other_process()
+    try:
+        _hold(claim_path(held.log_path), other.pid)
+        trainer = FakeTrainer()
+        report = run_grid(spec, run_fn=trainer)
+        assert report.done == ["target/crossner-politics/bert/seed1"]
+        assert report.busy == [held.key] and len(trainer.jobs) == 1
+        assert not Path(held.result_path).exists()
+        assert claim_path(held.log_path).exists()  # the other process's claim is left alone
+        r = cli_runner.invoke(app, ["grid", "--domain", f"crossner-politics={corpus}", "--arm", "bert=null",
+                                    "--arm", "nerbert=pre/model-best", "--seeds", "1",
+                                    "--results-dir", spec.results_dir, "--work-dir", spec.work_dir, "--dry-run"])
+        assert f"todo  {held.key}  (running: pid {other.pid} on" in r.output, r.output
+    finally:
+        other.kill()
+        other.wait()
+    # its process is gone (killed, machine restarted): the next grid process takes the run over
+    report = run_grid(spec, run_fn=FakeTrainer())
+    assert report.done == [held.key] and not report.busy
+    assert srsly.read_json(held.result_path)["arm"] == "nerbert"
+    assert not claim_path(held.log_path).exists()  # released after the run
+
+
+def test_two_grid_workers_at_once_train_every_run_exactly_once(tmp_path):
+    import threading
+    import time
+
+    corpus = _corpus(tmp_path)
+    spec_a = _spec(tmp_path, corpus, seeds=[1, 2, 3], domains={"crossner-politics": str(corpus), "crossner-ai": str(corpus)})
+    spec_b = _spec(tmp_path, corpus, seeds=[1, 2, 3], domains={"crossner-politics": str(corpus), "crossner-ai": str(corpus)})
+    lock = threading.Lock()
+    trained = []
+
+    class Slow(FakeTrainer):
+        def __call__(self, job, log_path):
+            with lock:
+                trained.append(str(log_path))
+            time.sleep(0.05)
+            return super().__call__(job, log_path)
+
+    reports = [None, None]
+
+    def work(i, spec):
+        reports[i] = run_grid(spec, run_fn=Slow(), write_report=False)
+
+    threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate((spec_a, spec_b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    keys = [r.key for r in plan(spec_a)]
+    assert len(keys) == 12
+    assert sorted(trained) == sorted(set(trained)) and len(trained) == 12  # no run trained twice
+    done = reports[0].done + reports[1].done
+    assert sorted(done) == sorted(keys)
+    assert reports[0].done and reports[1].done  # both did part of the work
+    assert all(Path(r.result_path).is_file() for r in plan(spec_a))
+    assert not list((tmp_path / "work").rglob("*.claim"))
+
+
+def test_a_source_model_in_training_elsewhere_holds_back_only_its_own_runs(tmp_path):
+    from nerbert_spacy.grid import claim_path
+
+    corpus = _corpus(tmp_path)
+    conll = _corpus(tmp_path, "conll2003")
+    spec = _spec(tmp_path, corpus, settings=["source-target"], source_corpus=str(conll), seeds=[1])
+    other = _other_process()
+    try:
+        _hold(claim_path(tmp_path / "work" / "logs" / "source__nerbert__seed1.log"), other.pid)
+        trainer = FakeTrainer()
+        report = run_grid(spec, run_fn=trainer)
+    finally:
+        other.kill()
+        other.wait()
+    assert report.done == ["source-target/crossner-politics/bert/seed1"]
+    assert report.busy == ["source-target/crossner-politics/nerbert/seed1"]
+    assert [j["overrides"]["paths.pretrained"] for j in trainer.jobs if "test" not in j] == [None]
+    assert not report.failed

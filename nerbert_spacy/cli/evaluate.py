@@ -69,8 +69,14 @@ def grid(
         help="Run again the results fine-tuned from other weights than the arm's pretrained pipeline now "
              "(the old result is kept as seed<N>.stale-<fingerprint>.json)"),
 ) -> None:
-    """Run the experiment grid (domains x arms x seeds x settings, optionally x few-shot sizes); resumable."""
+    """Run the experiment grid (domains x arms x seeds x settings, optionally x few-shot sizes); resumable.
+
+    Several processes can run one grid at once (e.g. one per core, or per machine on a shared disk):
+    each claims a run before training it and passes over the runs that another one holds.
+    """
     from ..grid import (
+        claim_holder,
+        claim_path,
         load_spec,
         parse_assignment,
         parse_override_value,
@@ -103,6 +109,9 @@ def grid(
         stale = {run.key: (recorded, now) for run, recorded, now in stale_results(spec)}
         for run, ok in status:
             note = ""
+            holder = None if ok else claim_holder(claim_path(run.log_path))
+            if holder:
+                note = f"  (running: {holder})"
             if run.key in stale:
                 recorded, now = stale[run.key]
                 note = f"  (stale: fine-tuned from {recorded or 'unrecorded'} weights, the pipeline is now {now})"
@@ -116,7 +125,8 @@ def grid(
         return
     report = run_grid(spec, progress=typer.echo, rerun_stale=rerun_stale)
     typer.echo(f"{len(report.done)} runs done, {len(report.skipped)} skipped (results exist), "
-               f"{len(report.failed)} failed, in {report.seconds / 60:.1f} min")
+               + (f"{len(report.busy)} left to other processes, " if report.busy else "")
+               + f"{len(report.failed)} failed, in {report.seconds / 60:.1f} min")
     for key, why, log in report.failed:
         typer.secho(f"failed: {key}: {why}" + (f" (log: {log})" if log else ""), fg=typer.colors.RED, err=True)
     typer.echo(f"wrote {report.markdown}" + (f" and {report.plot}" if report.plot else ""))

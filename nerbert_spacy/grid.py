@@ -639,7 +639,8 @@ def train_and_evaluate(job: Dict[str, Any]) -> Dict[str, Any]:
     if not best.is_dir():
         raise RunFailed(f"training wrote no model-best in {job['output']}")
     meta = srsly.read_json(best / "meta.json") if (best / "meta.json").is_file() else {}
-    result: Dict[str, Any] = {"train_seconds": round(train_seconds, 1), "dev_performance": meta.get("performance", {})}
+    result: Dict[str, Any] = {"train_seconds": round(train_seconds, 1), "dev_performance": meta.get("performance", {}),
+                              "build": meta.get("nerbert_build")}
     if retries:
         result["retries"] = retries
     if job.get("test"):

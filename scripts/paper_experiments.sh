@@ -10,7 +10,9 @@
 #        digests figure3 grid-labelsets convert-others grid-source-target grid-domains maps-others grid-figure2
 # Environment: NERBERT_WORK (default work/paper, git-ignored), NERBERT_SHARED (default
 # ../shared/data), PRETRAIN_EPOCHS (default 4: passes over the pretraining corpus, one dev
-# evaluation and one checkpoint per pass), NICE (default 15).
+# evaluation and one checkpoint per pass), PRETRAIN_THREADS (default 1: torch threads of the
+# pretraining; a CPU run repeats byte for byte only at the same thread count, so a rebuild keeps
+# the fingerprints that the grid results record), NICE (default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${NERBERT_WORK:-work/paper}
@@ -19,6 +21,7 @@ OWL=$S/dbpedia/dbpedia_2016-10.owl
 TYPES=$S/dbpedia/instance-types-sample.nt.bz2
 EPOCHS=${PRETRAIN_EPOCHS:-4}
 BATCH=32
+THREADS=${PRETRAIN_THREADS:-1}
 DOMAINS="politics science music literature ai"
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 run() { echo "+ $*" >&2; nice -n "${NICE:-15}" "$@"; }
@@ -59,7 +62,7 @@ pretrain() {
   if [ "$left" -gt 0 ]; then
     every=$(( left < per ? left : per ))
     echo "pretrain $L: $n sentences, $EPOCHS epochs x $per updates of $BATCH; $done done, $left left" >&2
-    run python -m spacy train configs/pretrain.cfg --output "$out" \
+    run env OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" python -m spacy train configs/pretrain.cfg --output "$out" \
       --paths.train "$W/wiki$L/train" --paths.dev "$W/wiki$L/dev" --paths.encoder "$W/minilm" \
       --paths.checkpoint "$ck" --training.before_update.every "$per" \
       --training.max_steps "$left" --training.eval_frequency "$every" \

@@ -7,6 +7,10 @@ the same files, and if not, which ones differ (issue 13: each session rebuilds w
 --write replaces the record of the pipelines given and keeps the others; --add-missing records the
 pipelines that the compared file does not hold yet (the comparison itself changes nothing).
 
+Each record also keeps the build's torch version and thread count (``nerbert_build`` in its
+meta.json): on the CPU a run repeats byte for byte only at the same number of torch threads, so a
+comparison names both counts when they differ.
+
 For transformer/model (thinc msgpack: the encoder's HF config, torch state dict, tokenizer files)
 the digest is also given per part and per state-dict record, so a difference can be placed.
 """
@@ -29,6 +33,9 @@ def _sha(data: bytes) -> str:
 
 def digests(folder: Path) -> dict:
     out = {"fingerprint": pipeline_fingerprint(folder), "files": {}, "transformer_parts": {}}
+    meta = folder / "meta.json"
+    if meta.is_file():  # torch version and thread count of the training run (nerbert.ConsoleLogger.v1)
+        out["build"] = json.loads(meta.read_text(encoding="utf8")).get("nerbert_build")
     for p in sorted(x for x in folder.rglob("*") if x.is_file() and x.name != "meta.json"):
         data = p.read_bytes()
         out["files"][p.relative_to(folder).as_posix()] = _sha(data)
@@ -89,10 +96,18 @@ def main(argv=None) -> int:
         print(f"{name}: {'identical files' if not diff else 'differs in ' + ', '.join(diff)}"
               + (f"; transformer parts that differ: {len(parts)} ({', '.join(parts[:6])}{' ...' if len(parts) > 6 else ''})"
                  if parts else ""))
+        threads_now, threads_then = _threads(d), _threads(old)
+        if diff and threads_now != threads_then:
+            print(f"  trained with {threads_now} torch thread(s), the recorded build with {threads_then}: "
+                  "a CPU run gives the same bytes only at the same thread count")
         same = same and not diff
     if args.add_missing and missing:
         _save(record, {**before, **missing})
     return 0 if same else 1
+
+
+def _threads(d: dict) -> str:
+    return str((d.get("build") or {}).get("torch_threads", "an unrecorded number of"))
 
 
 def _save(path: Path, record: dict) -> None:

@@ -71,3 +71,27 @@ def test_write_and_add_missing_keep_the_other_records(tiny_bert, tmp_path, capsy
     assert set(again) == set(saved) and again[first.as_posix()]["fingerprint"] != "stale"
     with pytest.raises(SystemExit):
         script.main([str(first), "--write", str(record), "--add-missing"])
+
+
+def test_a_difference_names_the_thread_counts_when_they_differ(tiny_bert, tmp_path, capsys):
+    script = _script()
+    folder = tmp_path / "model-best"
+    nlp = spacy.blank("en")
+    nlp.add_pipe("transformer", config=transformer_component_config(str(tiny_bert)))
+    nlp.initialize()
+    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 2}
+    nlp.to_disk(folder)
+    record = tmp_path / "digests.json"
+    assert script.main([str(folder), "--write", str(record)]) == 0
+    assert json.loads(record.read_text())[folder.as_posix()]["build"]["torch_threads"] == 2
+    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 1}
+    nlp.to_disk(folder)  # meta.json alone differs: the files compared are the same
+    assert script.main([str(folder), "--compare", str(record)]) == 0
+    assert "torch thread" not in capsys.readouterr().out
+    encoder = nlp.get_pipe("transformer").model.layers[0].shims[0]._model
+    with torch.no_grad():
+        encoder.pooler.dense.bias[0] += 1.0
+    nlp.to_disk(folder)
+    assert script.main([str(folder), "--compare", str(record)]) == 1
+    out = capsys.readouterr().out
+    assert "trained with 1 torch thread(s), the recorded build with 2" in out

@@ -175,3 +175,23 @@ def test_init_alone_is_not_refused_but_training_from_python_is(tmp_path, tiny_tr
         train(nlp, out, stdout=stdout, stderr=io.StringIO())
     assert info.value.code == 1
     assert "Training budget refused" in " ".join(stdout.getvalue().split())
+
+
+def test_a_training_run_repeats_byte_for_byte_and_records_its_torch_threads(tmp_path, tiny_train_overrides):
+    """The same config, data and seed at the same torch thread count give the same weights (the
+    grid's fingerprints rely on it), and meta.json says which thread count that was."""
+    import json
+
+    import torch
+    from spacy.cli.train import train as spacy_train
+
+    from nerbert_spacy.grid import pipeline_fingerprint
+
+    prints = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        spacy_train(CONFIGS / "finetune.cfg", out, overrides=dict(tiny_train_overrides))
+        prints.append(pipeline_fingerprint(out / "model-last"))
+        build = json.loads((out / "model-last" / "meta.json").read_text(encoding="utf8"))["nerbert_build"]
+        assert build == {"torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads()}
+    assert prints[0] is not None and prints[0] == prints[1]

@@ -15,7 +15,12 @@ silently ships the step-0 model as ``model-best``.
   not a terminal (a log file, a grid run), prints a progress line every
   ``heartbeat_s`` seconds, so a long CPU run
   between two evaluations is never silent. At the end it says which step
-  ``model-best`` comes from, and warns if that is step 0 only.
+  ``model-best`` comes from, and warns if that is step 0 only. It also stamps
+  the pipeline's ``meta.json`` with ``nerbert_build`` (:func:`build_info`): the
+  torch version and the number of CPU threads torch trained with. On the CPU
+  the same run gives the same bytes only at the same thread count (torch's
+  reductions are split by thread), so a digest of the weights can only be
+  compared between builds with the same ``torch_threads``.
 """
 import math
 import sys
@@ -164,6 +169,17 @@ def create_check_training_budget() -> Callable[[Any], Any]:
     return check
 
 
+def build_info() -> Dict[str, Any]:
+    """What a trained pipeline's bytes depend on beyond its config and data: the torch version and
+    the number of CPU threads torch uses (``OMP_NUM_THREADS`` or ``torch.set_num_threads``); a
+    CPU training run repeats byte for byte at the same thread count, not across counts."""
+    try:
+        import torch
+    except ImportError:  # a pipeline without a transformer
+        return {}
+    return {"torch": torch.__version__.split("+")[0], "torch_threads": int(torch.get_num_threads())}
+
+
 #: What the last training run in this process ended with (``best_step``, ``best_score``,
 #: ``evaluations``, ``last_evaluated_step``); empty when it made no evaluation. The grid reads it
 #: to retry a run whose model-best is the untrained step-0 model.
@@ -192,6 +208,9 @@ def create_console_logger(
     def setup(nlp, stdout: IO = sys.stdout, stderr: IO = sys.stderr) -> Tuple[LogStep, Callable[[], None]]:
         msg = Printer(no_print=True)
         _refuse_or_report(nlp, msg, stdout)
+        build = build_info()
+        if build:  # saved with model-best / model-last in meta.json (not part of a weights digest)
+            nlp.meta["nerbert_build"] = build
         log_step, finalize = base(nlp, stdout, stderr)
         heartbeat = heartbeat_s > 0 and not (hasattr(stderr, "isatty") and stderr.isatty())
         state = {"step": -1, "last": time.monotonic(), "start": time.monotonic()}

@@ -209,3 +209,20 @@ def test_evaluate_refuses_when_no_gold_label_overlaps(cli_runner, ruler_pipeline
         evaluate_pipeline(ruler_pipeline / "model", test)
     r = cli_runner.invoke(app, ["evaluate", str(ruler_pipeline / "model"), str(test)])
     assert r.exit_code == 1 and "predicts none of the gold labels" in r.output and "country, politician" in r.output
+
+
+def test_a_domain_without_a_paper_figure_gets_a_second_average_over_the_papers_domains():
+    """CoNLL-2003 is not in the paper's Table 2: the table still averages all six columns, and
+    adds an average over the five the paper has, so both rows compare like with like."""
+    def cell(f1):
+        return aggregate([{"f1": f1, "precision": f1, "recall": f1}])
+
+    cells = {"bert": {"conll2003": cell(0.80), "btc": cell(0.74), "sec": cell(0.70)}}
+    md = render_table(cells, ["conll2003", "btc", "sec"], paper=PAPER_TABLE2["target"])
+    lines = md.strip().splitlines()
+    assert lines[0] == "| Model | CoNLL | BTwi. | Fin. | Avg. | Avg. (2 in the paper) | runs |"
+    assert lines[2] == "| bert | 80.00 | 74.00 | 70.00 | 74.67 | 72.00 | 1 |"
+    assert lines[3] == "| paper (BERT-base): bert | – | 75.61 | 76.23 | – | 75.92 | – |"
+    # every column in the paper: no second average
+    md = render_table({"bert": {"btc": cell(0.74)}}, ["btc"], paper=PAPER_TABLE2["target"])
+    assert md.splitlines()[0] == "| Model | BTwi. | Avg. | runs |"

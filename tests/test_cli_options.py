@@ -109,7 +109,7 @@ def case_evaluate(tmp: Path) -> List[Run]:
 
 def case_grid(tmp: Path) -> List[Run]:
     spec = "nerbert_spacy.grid:load_spec"
-    report = ns(done=[], skipped=[], failed=[], seconds=0.0, markdown="g.md", plot=None)
+    report = ns(done=[], skipped=[], busy=[], failed=[], seconds=0.0, markdown="g.md", plot=None)
 
     def overrides(key: str, value: Any) -> Callable:
         def check(rec: Dict[str, Recorder], out: str, tmp: Path) -> None:

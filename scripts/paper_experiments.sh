@@ -12,7 +12,8 @@
 # ../shared/data), PRETRAIN_EPOCHS (default 4: passes over the pretraining corpus, one dev
 # evaluation and one checkpoint per pass), PRETRAIN_THREADS (default 1: torch threads of the
 # pretraining; a CPU run repeats byte for byte only at the same thread count, so a rebuild keeps
-# the fingerprints that the grid results record), NICE (default 15).
+# the fingerprints that the grid results record), GRID_WORKERS (default 1: `nerbert grid`
+# processes per grid step, one torch thread each, sharing the runs by claims), NICE (default 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${NERBERT_WORK:-work/paper}
@@ -107,11 +108,27 @@ step_maps-others() {  # head transfer for Figure 2: no bundled overrides, the hi
   done
 }
 
-step_grid-crossner() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-converged.yml; }
-step_grid-labelsets() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-labelsets.yml; }
-step_grid-source-target() { run python -m nerbert_spacy grid --spec docs/results/grids/crossner-source-target.yml; }
-step_grid-domains() { run python -m nerbert_spacy grid --spec docs/results/grids/six-domains.yml; }
-step_grid-figure2() { run python -m nerbert_spacy grid --spec docs/results/grids/figure2.yml; }
+# one grid spec; with GRID_WORKERS > 1, that many workers at one torch thread each, each claiming
+# the runs it trains (their output goes to $W/<spec>-worker<i>.log), then one report of the whole
+grid() {
+  local spec=$1 n=${GRID_WORKERS:-1} i rc=0 pids=()
+  if [ "$n" -le 1 ]; then run python -m nerbert_spacy grid --spec "$spec"; return; fi
+  mkdir -p "$W"
+  for i in $(seq "$n"); do
+    run env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m nerbert_spacy grid --spec "$spec" \
+      > "$W/$(basename "$spec" .yml)-worker$i.log" 2>&1 &
+    pids+=("$!")
+    sleep 5  # the first worker claims its run before the next one looks
+  done
+  for i in "${pids[@]}"; do wait "$i" || rc=1; done
+  python -m nerbert_spacy grid --spec "$spec" --report-only
+  return "$rc"
+}
+step_grid-crossner() { grid docs/results/grids/crossner-converged.yml; }
+step_grid-labelsets() { grid docs/results/grids/crossner-labelsets.yml; }
+step_grid-source-target() { grid docs/results/grids/crossner-source-target.yml; }
+step_grid-domains() { grid docs/results/grids/six-domains.yml; }
+step_grid-figure2() { grid docs/results/grids/figure2.yml; }
 
 # Did this session's rebuild give the same pretrained files as the one recorded in docs/results?
 # Writes the record when there is none; otherwise names the files (and encoder parts) that differ.

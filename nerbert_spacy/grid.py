@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -486,10 +487,7 @@ class Claim:
         self.path = path
 
     def release(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "Claim":
         return self
@@ -501,8 +499,6 @@ class Claim:
 def _holder_alive(holder: Dict[str, Any]) -> bool:
     """Whether the process named in a claim may still run: False only when it was on this host
     and its pid is gone (a claim from another host cannot be checked, so it is kept)."""
-    import socket
-
     if holder.get("host") != socket.gethostname():
         return True
     try:
@@ -524,8 +520,6 @@ def claim(path: PathLike) -> Tuple[Optional[Claim], Optional[str]]:
     RETURNS (Tuple[Optional[Claim], Optional[str]]): (the claim, None) when taken, or
         (None, who holds it) when another process does.
     """
-    import socket
-
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -564,8 +558,6 @@ def claim_holder(path: PathLike) -> Optional[str]:
 def claim_path(log_path: PathLike) -> Path:
     """The claim file of a run (or source model) whose log is ``log_path``."""
     return Path(log_path).with_suffix(".claim")
-
-
 
 
 class RunBusy(Exception):
@@ -746,12 +738,9 @@ def _train_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: Gr
 
 
 def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tuple[str, int], Optional[Path]],
-             run_fn: RunFn, report: GridReport, say: Callable[[str], None]) -> bool:
-    """Train and evaluate one claimed run of :func:`run_grid` and write its result.
-
-    RETURNS (bool): Whether a result was written; a failure, or a source model that another
-        process is training, is recorded in ``report`` instead.
-    """
+             run_fn: RunFn, report: GridReport, say: Callable[[str], None]) -> None:
+    """Train and evaluate one claimed run of :func:`run_grid` and write its result; a failure, or
+    a source model that another process is training, is recorded in ``report`` instead."""
     pretrained = arm.pretrained
     if run.setting == "source-target":
         sk = (arm.name, run.seed)
@@ -761,17 +750,17 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
             except RunBusy as busy:  # not cached: a later run of this arm and seed looks again
                 report.busy.append(run.key)
                 say(f"{counter} {run.key}: its source model is being trained in another process ({busy}), passed over")
-                return False
+                return
         if sources[sk] is None:
             report.failed.append((run.key, "its source model failed to train", None))
-            return False
+            return
         pretrained = str(sources[sk])
     say(f"{counter} {run.key}")
     try:
         train, dev, test, n_train = _train_paths(spec, run)
     except NerbertError as err:
         report.failed.append((run.key, str(err), None))
-        return False
+        return
     ov = run_overrides(spec, arm, run.seed, train, dev, pretrained, domain=run.domain)
     if spec.train_cap and n_train > int(spec.train_cap):
         train = _capped_train(train, int(spec.train_cap), run.seed)
@@ -791,7 +780,7 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
     except RunFailed as err:
         report.failed.append((run.key, str(err), err.log))
         say(f"  failed: {err} (log: {err.log})")
-        return False
+        return
     result.update(setting=run.setting, domain=run.domain, arm=run.arm, seed=run.seed,
                   few_shot=run.few_shot, n_train=n_train, pretrained=pretrained,
                   pretrained_fingerprint=pipeline_fingerprint(pretrained) if pretrained else None,
@@ -802,7 +791,6 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
     say(f"  F1 {100 * result['f1']:.2f}")
     if not spec.keep_models and Path(run.model_dir).exists():
         shutil.rmtree(run.model_dir)
-    return True
 
 
 def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,

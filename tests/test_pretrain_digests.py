@@ -20,21 +20,32 @@ def _script():
     return module
 
 
-def test_digests_find_the_one_changed_encoder_weight(tiny_bert, tmp_path, capsys):
-    script = _script()
-    folder = tmp_path / "model-best"
+def _tiny_pipeline(tiny_bert):
+    """A blank pipeline with the tiny BERT as its transformer, initialised."""
     nlp = spacy.blank("en")
     nlp.add_pipe("transformer", config=transformer_component_config(str(tiny_bert)))
     nlp.initialize()
+    return nlp
+
+
+def _nudge_one_weight(nlp):
+    """Change one encoder weight (the pooler's first bias), in place."""
+    encoder = nlp.get_pipe("transformer").model.layers[0].shims[0]._model
+    with torch.no_grad():
+        encoder.pooler.dense.bias[0] += 1.0
+
+
+def test_digests_find_the_one_changed_encoder_weight(tiny_bert, tmp_path, capsys):
+    script = _script()
+    folder = tmp_path / "model-best"
+    nlp = _tiny_pipeline(tiny_bert)
     nlp.to_disk(folder)
     record = tmp_path / "digests.json"
     assert script.main([str(folder), "--write", str(record)]) == 0
     nlp.to_disk(folder)  # saved again, unchanged: the same files
     assert script.main([str(folder), "--compare", str(record)]) == 0
     assert "identical files" in capsys.readouterr().out
-    encoder = nlp.get_pipe("transformer").model.layers[0].shims[0]._model
-    with torch.no_grad():
-        encoder.pooler.dense.bias[0] += 1.0
+    _nudge_one_weight(nlp)
     nlp.to_disk(folder)
     assert script.main([str(folder), "--compare", str(record)]) == 1
     out = capsys.readouterr().out
@@ -46,9 +57,7 @@ def test_digests_find_the_one_changed_encoder_weight(tiny_bert, tmp_path, capsys
 
 def test_write_and_add_missing_keep_the_other_records(tiny_bert, tmp_path, capsys):
     script = _script()
-    nlp = spacy.blank("en")
-    nlp.add_pipe("transformer", config=transformer_component_config(str(tiny_bert)))
-    nlp.initialize()
+    nlp = _tiny_pipeline(tiny_bert)
     first, second, record = tmp_path / "a" / "model-best", tmp_path / "b" / "model-best", tmp_path / "d.json"
     for folder in (first, second):
         folder.parent.mkdir()
@@ -76,9 +85,7 @@ def test_write_and_add_missing_keep_the_other_records(tiny_bert, tmp_path, capsy
 def test_a_difference_names_the_thread_counts_when_they_differ(tiny_bert, tmp_path, capsys):
     script = _script()
     folder = tmp_path / "model-best"
-    nlp = spacy.blank("en")
-    nlp.add_pipe("transformer", config=transformer_component_config(str(tiny_bert)))
-    nlp.initialize()
+    nlp = _tiny_pipeline(tiny_bert)
     nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 2}
     nlp.to_disk(folder)
     record = tmp_path / "digests.json"
@@ -88,9 +95,7 @@ def test_a_difference_names_the_thread_counts_when_they_differ(tiny_bert, tmp_pa
     nlp.to_disk(folder)  # meta.json alone differs: the files compared are the same
     assert script.main([str(folder), "--compare", str(record)]) == 0
     assert "torch thread" not in capsys.readouterr().out
-    encoder = nlp.get_pipe("transformer").model.layers[0].shims[0]._model
-    with torch.no_grad():
-        encoder.pooler.dense.bias[0] += 1.0
+    _nudge_one_weight(nlp)
     nlp.to_disk(folder)
     assert script.main([str(folder), "--compare", str(record)]) == 1
     out = capsys.readouterr().out

@@ -100,6 +100,12 @@ class GridSpec:
     command: Optional[str] = None
     early_stopping: Dict[str, Any] = field(default_factory=dict)
     train_cap: Optional[int] = None
+    plot: Optional[str] = None
+
+    @property
+    def plot_name(self) -> str:
+        """File name of the few-shot curves in ``docs_dir`` (``plot``, default ``<name>-fewshot.png``)."""
+        return self.plot or f"{self.name}-fewshot.png"
 
     @property
     def results_path(self) -> Path:
@@ -135,6 +141,8 @@ class GridSpec:
             raise NerbertError("the source-target setting needs --source-corpus (a converted conll2003 folder)")
         if not self.full and not self.few_shot:
             raise NerbertError("nothing to run: no full-data runs and no few-shot sizes")
+        if self.plot is not None and (Path(self.plot).name != self.plot or not self.plot.endswith(".png")):
+            raise NerbertError(f"plot must be a .png file name (it is written to docs_dir), not {self.plot!r}")
         if self.early_stopping:
             unknown = set(self.early_stopping) - {"patience_epochs", "max_epochs", "evals_per_epoch"}
             if unknown:
@@ -308,6 +316,42 @@ def plan(spec: GridSpec) -> List[Run]:
 def plan_status(spec: GridSpec) -> List[Tuple[Run, bool]]:
     """The runs of :func:`plan`, each with whether it is done (its result file exists)."""
     return [(run, Path(run.result_path).is_file()) for run in plan(spec)]
+
+
+def missing_inputs(spec: GridSpec) -> List[str]:
+    """What the grid's unfinished runs need and is not on disk: domain corpora, the source
+    corpus, arms' pretrained pipelines (a folder or an installed package) and head or zero-shot
+    mappings (``{domain}`` filled in). Finished runs need nothing, so a complete grid's report
+    can be rewritten without its inputs.
+
+    spec (GridSpec): The grid.
+    RETURNS (List[str]): One ``"<what> <path> (<runs>)"`` entry per missing path, in plan order.
+    """
+    import spacy
+
+    arms = {a.name: a for a in spec.arms}
+    needed: Dict[Tuple[str, str], List[str]] = {}
+
+    def need(what: str, path: Optional[str], run: Run, package_ok: bool = False) -> None:
+        if not path or Path(path).exists() or (package_ok and spacy.util.is_package(path)):
+            return
+        needed.setdefault((what, path), []).append(run.key)
+
+    for run in plan(spec):
+        if Path(run.result_path).is_file():
+            continue
+        arm = arms[run.arm]
+        need("domain corpus", run.corpus, run)
+        need("pretrained pipeline", arm.pretrained, run, package_ok=True)
+        for what, path in (("head mapping", arm.head_mapping), ("zero-shot mapping", arm.zero_shot)):
+            need(what, path.replace("{domain}", run.domain) if path else None, run)
+        if run.setting == "source-target":
+            need("source corpus", spec.source_corpus, run)
+    out = []
+    for (what, path), keys in needed.items():
+        runs = keys[0] if len(keys) == 1 else f"{keys[0]} and {len(keys) - 1} more runs"
+        out.append(f"{what} {path} ({runs})")
+    return out
 
 
 def stale_results(spec: GridSpec) -> List[Tuple[Run, Optional[str], str]]:
@@ -806,8 +850,15 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
     rerun_stale (bool): Set aside the results of :func:`stale_results` (see :func:`set_aside`)
         and run them again from the arm's current pretrained pipeline.
     RETURNS (GridReport): Done, skipped and failed runs, and the report paths.
+
+    With the default runner, inputs that unfinished runs need and that are missing
+    (:func:`missing_inputs`) stop the grid before its first run, named in one NerbertError.
     """
     spec.validate()
+    missing = missing_inputs(spec) if run_fn is None else []  # a test's runner reads no files
+    if missing:
+        raise NerbertError(f"grid {spec.name!r}: {len(missing)} input(s) missing, nothing was run: "
+                           + "; ".join(missing))
     run_fn = run_fn or run_subprocess
     say = progress or (lambda msg: None)
     report = GridReport()
@@ -1050,7 +1101,8 @@ def plot_fewshot(spec: GridSpec, path: PathLike, results: Optional[Dict] = None)
 
 
 def write_grid_report(spec: GridSpec) -> Tuple[str, Optional[str]]:
-    """Write ``docs_dir/<name>.md`` (and ``<name>-fewshot.png`` when there are few-shot results).
+    """Write ``docs_dir/<name>.md`` (and the few-shot curves, :attr:`GridSpec.plot_name`, when
+    there are few-shot results).
 
     spec (GridSpec): The grid.
     RETURNS (Tuple[str, Optional[str]]): Paths of the markdown file and of the plot (or None).
@@ -1059,7 +1111,7 @@ def write_grid_report(spec: GridSpec) -> Tuple[str, Optional[str]]:
     docs = Path(spec.docs_dir)
     plot = None
     if spec.few_shot:
-        plot = plot_fewshot(spec, docs / f"{spec.name}-fewshot.png", results)
+        plot = plot_fewshot(spec, docs / spec.plot_name, results)
     md = render_grid_markdown(spec, results, plot.name if plot else None)
     md_path = docs / f"{spec.name}.md"
     write_text_atomic(md_path, md)

@@ -102,7 +102,6 @@ step_convert-others() {
 step_maps-others() {  # head transfer for Figure 2: no bundled overrides, the hierarchy alone
   for pair in $OTHERS; do
     d=${pair%%:*}
-    [ "$d" = conll2003 ] && continue
     [ -f "$W/mappings/$d.json" ] || run python -m nerbert_spacy labels map --from-data "$W/data/$d/train.spacy" \
       --pretrained "$W/pretrain315/model-best" --ontology "$OWL" --lenient --output "$W/mappings/$d.json"
   done

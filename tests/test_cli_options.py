@@ -145,7 +145,8 @@ def case_grid(tmp: Path) -> List[Run]:
     )
     dry = Run(args={"dry_run": ["--dry-run"]}, expect={"dry_run": ("nerbert_spacy.grid:plan_status", 0, "SPEC")},
               patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:plan_status": Recorder([]),
-                       "nerbert_spacy.grid:stale_results": Recorder([])})
+                       "nerbert_spacy.grid:stale_results": Recorder([]),
+                       "nerbert_spacy.grid:missing_inputs": Recorder([])})
     report_only = Run(
         args={"report_only": ["--report-only"]},
         expect={"report_only": ("nerbert_spacy.grid:write_grid_report", 0, "SPEC")},

@@ -201,6 +201,13 @@ def test_fewshot_runs_and_plot(tmp_path):
     assert rep.plot and Path(rep.plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = Path(rep.markdown).read_text(encoding="utf8")
     assert "few-shot 5" in md and "t-fewshot.png" in md
+    # a spec names its figure (the paper script's Figure 2 grid: plot: figure2.png)
+    spec = _spec(tmp_path, corpus, few_shot=["5", "50%"], seeds=[1, 2], plot="figure2.png")
+    rep = run_grid(spec, run_fn=FakeTrainer())
+    assert rep.plot == str(tmp_path / "docs" / "figure2.png") and Path(rep.plot).is_file()
+    assert "](figure2.png)" in Path(rep.markdown).read_text(encoding="utf8")
+    with pytest.raises(NerbertError, match="plot must be a .png file name"):
+        _spec(tmp_path, corpus, few_shot=["5"], plot="../figure2.png")
 
 
 def test_zero_shot_arm_runs_once_per_domain_without_training(tmp_path):
@@ -243,6 +250,45 @@ def test_cli_grid_dry_run_and_report_only(tmp_path, cli_runner):
     assert "| bert | 50.00 | 50.00 | 1 |\n| nerbert | – | – | – |" in (tmp_path / "docs" / "cli.md").read_text(encoding="utf8")
     r = cli_runner.invoke(app, ["grid", "--domain", "nodir", "--arm", "bert=null"])
     assert r.exit_code == 1 and "NAME=VALUE" in r.output
+
+
+def test_missing_inputs_stop_the_grid_before_its_first_run(tmp_path, cli_runner):
+    """A head mapping that one domain lacks (the Figure 2 grid once lacked conll2003's) is named
+    up front with the runs that need it, instead of failing those runs hours into the grid."""
+    from nerbert_spacy.grid import missing_inputs
+
+    a, b = _corpus(tmp_path, "a"), _corpus(tmp_path, "b")
+    pre = tmp_path / "pre"
+    pre.mkdir()
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "a.json").write_text("{}", encoding="utf8")
+    spec = _spec(tmp_path, a, domains={"a": str(a), "b": str(b), "c": str(tmp_path / "nope")},
+                 arms={"bert": None, "head": {"pretrained": str(pre), "head_mapping": str(maps / "{domain}.json")}},
+                 seeds=[1, 2])
+    missing = missing_inputs(spec)
+    assert missing == [  # in plan order
+        f"head mapping {maps / 'b.json'} (target/b/head/seed1 and 1 more runs)",
+        f"domain corpus {tmp_path / 'nope'} (target/c/bert/seed1 and 3 more runs)",
+        f"head mapping {maps / 'c.json'} (target/c/head/seed1 and 1 more runs)",
+    ]
+    with pytest.raises(NerbertError, match=r"3 input\(s\) missing, nothing was run: head mapping .*b\.json"):
+        run_grid(spec)
+    assert not (tmp_path / "work").exists() and not (tmp_path / "results").exists()
+    # finished runs need nothing: only seed 2 of domain b still needs b's mapping
+    for arm in ("bert", "head"):
+        for seed in (1, 2):
+            p = result_path(spec.results_path, "target", "c", arm, seed)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            srsly.write_json(p, {"f1": 0.5, "precision": 0.5, "recall": 0.5})
+    p = result_path(spec.results_path, "target", "b", "head", 1)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(p, {"f1": 0.5, "precision": 0.5, "recall": 0.5})
+    assert missing_inputs(spec) == [f"head mapping {maps / 'b.json'} (target/b/head/seed2)"]
+    r = cli_runner.invoke(app, ["grid", "--domain", f"b={b}", "--arm", f"head={pre}", "--arm", "x=gone/model-best",
+                                "--seeds", "1", "--results-dir", str(tmp_path / "r2"), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "missing: pretrained pipeline gone/model-best (target/b/x/seed1)" in r.output
 
 
 @pytest.mark.slow

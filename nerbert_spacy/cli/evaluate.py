@@ -78,6 +78,7 @@ def grid(
         claim_holder,
         claim_path,
         load_spec,
+        missing_inputs,
         parse_assignment,
         parse_override_value,
         parse_seeds,
@@ -118,6 +119,8 @@ def grid(
             typer.echo(f"{'done ' if ok else 'todo '} {run.key}{note}")
         typer.echo(f"{sum(ok for _, ok in status)}/{len(status)} runs done"
                    + (f", {len(stale)} of them stale (--rerun-stale runs them again)" if stale else ""))
+        for what in missing_inputs(spec):
+            typer.secho(f"missing: {what}", fg=typer.colors.RED, err=True)
         return
     if report_only:
         md, png = write_grid_report(spec)

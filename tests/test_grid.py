@@ -403,8 +403,16 @@ def test_a_run_stuck_at_its_step_0_model_is_retrained_with_the_whole_budget():
     assert len(train_until_learned(fake_train, job)) == 1 and len(calls) == 2  # one retry at most
 
     calls.clear()
-    outcomes[:] = [dict(best_step=7, best_score=0.2, evaluations=4, last_evaluated_step=28)]
+    outcomes[:] = [dict(best_step=7, best_score=0.2, first_score=0.03, evaluations=4, last_evaluated_step=28)]
     assert train_until_learned(fake_train, job) == [] and len(calls) == 1  # it learned
+    # 10 SEC sentences, NER-BERT, seed 1: best at step 1, 0.0016 above step 0, stopped at step 4
+    # (test F1 0.5%): it did not learn either, and is retried
+    calls.clear()
+    outcomes[:] = [dict(best_step=1, best_score=0.0343, first_score=0.0327, evaluations=5, last_evaluated_step=4),
+                   dict(best_step=24, best_score=0.62, first_score=0.0327, evaluations=31, last_evaluated_step=30)]
+    assert train_until_learned(fake_train, dict(job, overrides={"training.patience": 3}, max_patience=30)) == [
+        {"patience": 3, "best_score": 0.0343, "last_evaluated_step": 4, "best_step": 1, "first_score": 0.0327}]
+    assert [c["training.patience"] for c in calls] == [3, 30]
     calls.clear()
     outcomes[:] = [dict(best_step=0, best_score=0.0, evaluations=4, last_evaluated_step=21)]
     assert train_until_learned(fake_train, dict(job, max_patience=0)) == [] and len(calls) == 1

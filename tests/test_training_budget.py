@@ -136,7 +136,8 @@ def test_logger_warns_when_no_later_evaluation_beat_step0_and_records_it():
     text = " ".join(stderr.getvalue().split())
     assert "model-best is the step-0 model: none of the 3 evaluations after step 0 beat it" in text
     assert "model-best: step" not in stdout.getvalue()
-    assert LAST_RUN == {"best_step": 0, "best_score": 0.007, "evaluations": 4, "last_evaluated_step": 21}
+    assert LAST_RUN == {"best_step": 0, "best_score": 0.007, "first_score": 0.007, "evaluations": 4,
+                        "last_evaluated_step": 21}
 
 
 def test_init_from_pretrained_says_what_it_loaded(tmp_path, tiny_train_overrides, capsys):

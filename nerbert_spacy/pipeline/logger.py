@@ -181,8 +181,9 @@ def build_info() -> Dict[str, Any]:
 
 
 #: What the last training run in this process ended with (``best_step``, ``best_score``,
-#: ``evaluations``, ``last_evaluated_step``); empty when it made no evaluation. The grid reads it
-#: to retry a run whose model-best is the untrained step-0 model.
+#: ``first_score`` (of its first evaluation, the untrained model at step 0), ``evaluations``,
+#: ``last_evaluated_step``); empty when it made no evaluation. The grid reads it to retry a run
+#: that did not learn.
 LAST_RUN: Dict[str, Any] = {}
 
 
@@ -238,8 +239,9 @@ def create_console_logger(
                 return
             best_score, best_step = max((s, -st) for s, st in evaluations)
             best_step = -best_step
-            LAST_RUN.update(best_step=best_step, best_score=best_score, evaluations=len(evaluations),
-                            last_evaluated_step=max(st for _, st in evaluations))
+            first_score = min(evaluations, key=lambda e: e[1])[0]
+            LAST_RUN.update(best_step=best_step, best_score=best_score, first_score=first_score,
+                            evaluations=len(evaluations), last_evaluated_step=max(st for _, st in evaluations))
             if max(st for _, st in evaluations) == 0:
                 stderr.write(
                     msg.warn(

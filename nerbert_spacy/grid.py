@@ -144,10 +144,13 @@ class GridSpec:
         if self.plot is not None and (Path(self.plot).name != self.plot or not self.plot.endswith(".png")):
             raise NerbertError(f"plot must be a .png file name (it is written to docs_dir), not {self.plot!r}")
         if self.early_stopping:
-            unknown = set(self.early_stopping) - {"patience_epochs", "max_epochs", "evals_per_epoch"}
+            unknown = set(self.early_stopping) - {"patience_epochs", "max_epochs", "evals_per_epoch",
+                                                  "min_patience_steps"}
             if unknown:
                 raise NerbertError(f"early_stopping has unknown keys {sorted(unknown)} "
-                                   "(patience_epochs, max_epochs, evals_per_epoch)")
+                                   "(patience_epochs, max_epochs, evals_per_epoch, min_patience_steps)")
+            if int(self.early_stopping.get("min_patience_steps", 0)) < 0:
+                raise NerbertError("early_stopping.min_patience_steps must be 0 or a number of update steps")
             for key in ("patience_epochs", "max_epochs"):
                 if int(self.early_stopping.get(key, 0)) <= 0:
                     raise NerbertError(f"early_stopping.{key} must be a positive number of epochs")
@@ -503,8 +506,10 @@ def epoch_budget(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] =
     """``early_stopping`` in epochs as spaCy's update-step settings for ``n_train`` sentences.
 
     One epoch = ceil(n_train / batch size) steps; evaluation ``evals_per_epoch``
-    times per epoch (default 1); ``patience`` = patience_epochs epochs of steps;
-    ``max_epochs`` as given. Empty when the spec has no ``early_stopping``.
+    times per epoch (default 1); ``patience`` = patience_epochs epochs of steps, at least
+    ``min_patience_steps`` (default 0: few-shot sets have one or two steps an epoch, and 3 epochs
+    of patience, 3 updates, can stop a run before it starts learning); ``max_epochs`` as given.
+    Empty when the spec has no ``early_stopping``.
     RETURNS (Dict[str, Any]): ``training.*`` overrides.
     """
     if not spec.early_stopping:
@@ -513,7 +518,8 @@ def epoch_budget(spec: GridSpec, n_train: int, extra: Optional[Dict[str, Any]] =
     evals = max(1, int(spec.early_stopping.get("evals_per_epoch", 1)))
     return {
         "training.eval_frequency": max(1, per_epoch // evals),
-        "training.patience": int(spec.early_stopping["patience_epochs"]) * per_epoch,
+        "training.patience": max(int(spec.early_stopping["patience_epochs"]) * per_epoch,
+                                 int(spec.early_stopping.get("min_patience_steps", 0))),
         "training.max_epochs": int(spec.early_stopping["max_epochs"]),
         "training.max_steps": 0,
     }

@@ -344,6 +344,14 @@ def test_early_stopping_in_epochs_becomes_steps_per_run(tmp_path):
     spec.overrides = {"training.batcher.size": 32}
     assert epoch_budget(spec, 100)["training.eval_frequency"] == 2  # 4 steps per epoch, 2 evaluations
     assert epoch_budget(GridSpec(), 100) == {}
+    # a floor in update steps for few-shot sets: 10 sentences are 1 step an epoch, 25 are 2
+    spec = GridSpec(config=str(ROOT / "configs" / "finetune.cfg"),
+                    early_stopping={"patience_epochs": 3, "max_epochs": 30, "min_patience_steps": 30})
+    assert [epoch_budget(spec, n)["training.patience"] for n in (10, 25, 100, 200)] == [30, 30, 30, 39]
+    assert epoch_budget(spec, 10)["training.eval_frequency"] == 1
+    with pytest.raises(NerbertError, match="min_patience_steps must be 0 or"):
+        GridSpec(domains={"d": "x"}, arms=[Arm("bert")],
+                 early_stopping={"patience_epochs": 3, "max_epochs": 3, "min_patience_steps": -1}).validate()
     with pytest.raises(NerbertError, match="patience_epochs must be a positive"):
         GridSpec(domains={"d": "x"}, arms=[Arm("bert")], early_stopping={"patience_epochs": 0, "max_epochs": 3}).validate()
 

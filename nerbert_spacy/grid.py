@@ -1106,10 +1106,19 @@ def plot_fewshot(spec: GridSpec, path: PathLike, results: Optional[Dict] = None)
             if common:
                 ax2 = ax.twinx()
                 gains = [curves["nerbert"][x][0] - curves["bert"][x][0] for x in common]
-                width = [0.08 * x for x in common]
-                ax2.bar(common, gains, width=width, alpha=0.25, color="grey")
-                ax2.set_ylabel("NER-BERT − BERT (F1)")
+                width = [0.25 * x for x in common]
+                ax2.bar(common, gains, width=width, alpha=0.3, color="grey", label="gain")
+                ax2.axhline(0.0, color="grey", linewidth=0.6)
+                lim = max(1.0, max(abs(g) for g in gains)) * 1.15
+                ax2.set_ylim(-lim, lim)  # zero in the middle: gains and losses read alike
+                ax2.set_ylabel("NER-BERT − BERT (F1, bars)")
+                ax.set_zorder(ax2.get_zorder() + 1)  # the curves over the bars
+                ax.patch.set_visible(False)
         ax.set_xscale("log")
+        xs_all = sorted({x for pts in curves.values() for x in pts})
+        ax.set_xticks(xs_all)
+        ax.set_xticklabels([f"{x:g}" for x in xs_all])
+        ax.minorticks_off()
         ax.set_xlabel("training sentences")
         ax.set_ylabel("F1 (%)")
         ax.set_title(f"{domain} ({setting})")

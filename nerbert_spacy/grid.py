@@ -1028,9 +1028,13 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
         lines.append(f"- overrides: `{json.dumps(spec.overrides, sort_keys=True)}`")
     if spec.early_stopping:
         es = spec.early_stopping
-        lines.append(f"- early stopping in epochs: patience {es['patience_epochs']} epochs, at most {es['max_epochs']} "
+        floor = int(es.get("min_patience_steps", 0))
+        lines.append(f"- early stopping in epochs: patience {es['patience_epochs']} epochs"
+                     + (f" and at least {floor} update steps" if floor else "")
+                     + f", at most {es['max_epochs']} "
                      f"epochs, {es.get('evals_per_epoch', 1)} dev evaluation(s) per epoch (converted to update "
-                     "steps per run from its number of training sentences)")
+                     "steps per run from its number of training sentences); a run whose best dev F1 is under "
+                     f"{100 * LEARNED_MARGIN:g} point above its step-0 score is trained once more with the whole budget")
     if spec.train_cap:
         lines.append(f"- training sets larger than {spec.train_cap} sentences: a random {spec.train_cap}-sentence "
                      "subset per seed")

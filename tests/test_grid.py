@@ -382,6 +382,13 @@ def test_grid_passes_epoch_budget_and_cap_to_each_run(tmp_path):
     assert res["n_train"] == 300
     md = (tmp_path / "docs" / "es.md").read_text()
     assert "patience 2 epochs, at most 10 epochs" in md and "random 300-sentence subset" in md
+    assert "under 1 point above its step-0 score is trained once more" in md
+    spec.early_stopping["min_patience_steps"] = 60
+    spec.results_dir = str(tmp_path / "r2")
+    jobs.clear()
+    run_grid(spec, run_fn=fake)
+    assert jobs[0]["overrides"]["training.patience"] == 60  # the floor over 2 epochs of 19 steps
+    assert "patience 2 epochs and at least 60 update steps, at most 10 epochs" in (tmp_path / "docs" / "es.md").read_text()
 
 
 def test_a_run_stuck_at_its_step_0_model_is_retrained_with_the_whole_budget():

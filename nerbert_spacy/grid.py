@@ -1111,7 +1111,7 @@ def plot_fewshot(spec: GridSpec, path: PathLike, results: Optional[Dict] = None)
                 ax2 = ax.twinx()
                 gains = [curves["nerbert"][x][0] - curves["bert"][x][0] for x in common]
                 width = [0.25 * x for x in common]
-                ax2.bar(common, gains, width=width, alpha=0.3, color="grey", label="gain")
+                ax2.bar(common, gains, width=width, alpha=0.3, color="grey")
                 ax2.axhline(0.0, color="grey", linewidth=0.6)
                 lim = max(1.0, max(abs(g) for g in gains)) * 1.15
                 ax2.set_ylim(-lim, lim)  # zero in the middle: gains and losses read alike

@@ -25,6 +25,7 @@ passes over what another one holds. Trained models are
 deleted after evaluation unless ``keep_models``. The same seeds serve every
 arm (the paper: five seeds); seed N also picks few-shot subset N.
 """
+import dataclasses
 import hashlib
 import json
 import math
@@ -219,6 +220,7 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
         unknown = set(data) - known
         if unknown:
             raise NerbertError(f"has unknown keys {sorted(unknown)}; known: {sorted(known)}", p)
+    file_domains = {str(k): str(v) for k, v in (data.get("domains") or {}).items()}
     for key, value in cli.items():
         if value is None or (isinstance(value, (list, dict, tuple)) and not value):
             continue
@@ -242,6 +244,9 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
     if seeds is not None:
         spec.seeds = [int(s) for s in seeds]
     spec.few_shot = [str(s) for s in spec.few_shot]
+    # the grid file's domains, kept when --domain narrows a run: a Source & Target source model
+    # serves every domain of the grid, so it stays until they all have results
+    spec.file_domains = file_domains
     return spec.validate()
 
 
@@ -912,10 +917,12 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
                 report.skipped.append(run.key)
                 continue
             _run_one(spec, run, arms[run.arm], f"[{i}/{len(runs)}]", sources, run_fn, report, say)
-    # source models are no longer needed once every run that uses them has a result
+    # source models are no longer needed once every run that uses them has a result, in the
+    # domains of this invocation and of the grid file (a run narrowed by --domain keeps them)
     if not spec.keep_models:
+        everywhere = plan(dataclasses.replace(spec, domains={**getattr(spec, "file_domains", {}), **spec.domains}))
         for (arm_name, seed) in list(sources):
-            needed = [r for r in runs if r.setting == "source-target" and r.arm == arm_name and r.seed == seed]
+            needed = [r for r in everywhere if r.setting == "source-target" and r.arm == arm_name and r.seed == seed]
             if all(Path(r.result_path).is_file() for r in needed):
                 d = source_model_dir(spec, arm_name, seed)
                 if d.exists():

@@ -186,6 +186,29 @@ def test_source_target_trains_source_once_per_arm_and_seed(tmp_path):
     assert "Source & Target" in md and "| paper (BERT-base): bert | 68.71 | 58.88 | 63.80 | – |" in md
 
 
+def test_a_source_model_outlives_a_run_narrowed_to_one_domain(tmp_path):
+    """`--domain` narrows one invocation; the source model serves the grid file's other
+    domains too, so it is kept (not trained again) until they all have results."""
+    corpus = _corpus(tmp_path)
+    conll = _corpus(tmp_path, "conll2003")
+    grid_file = tmp_path / "grid.yml"
+    srsly.write_yaml(grid_file, {
+        "name": "st", "config": "configs/finetune.cfg", "settings": ["source-target"], "seeds": [1],
+        "source_corpus": str(conll), "arms": {"bert": None},
+        "domains": {"crossner-politics": str(corpus), "crossner-ai": str(corpus)},
+        "results_dir": str(tmp_path / "results"), "work_dir": str(tmp_path / "work"), "docs_dir": str(tmp_path / "docs"),
+    })
+    source = tmp_path / "work" / "source" / "bert" / "seed1"
+    fake = FakeTrainer()
+    first = run_grid(load_spec(grid_file, domains={"crossner-politics": str(corpus)}), run_fn=fake)
+    assert first.done == ["source-target/crossner-politics/bert/seed1"] and first.source_trained == ["source/bert/seed1"]
+    assert (source / "model-best").is_dir()  # crossner-ai still needs it
+    second = run_grid(load_spec(grid_file, domains={"crossner-ai": str(corpus)}), run_fn=fake)
+    assert second.done == ["source-target/crossner-ai/bert/seed1"] and second.source_trained == []
+    assert len([j for j in fake.jobs if "test" not in j]) == 1  # trained once for both domains
+    assert not source.exists()  # every domain of the grid file has its result now
+
+
 def test_fewshot_runs_and_plot(tmp_path):
     corpus = _corpus(tmp_path)
     spec = _spec(tmp_path, corpus, few_shot=["5", "50%"], seeds=[1, 2])

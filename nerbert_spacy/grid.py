@@ -365,9 +365,10 @@ def missing_inputs(spec: GridSpec) -> List[str]:
 def stale_results(spec: GridSpec) -> List[Tuple[Run, Optional[str], str]]:
     """Finished runs whose recorded ``pretrained_fingerprint`` is not that of the arm's pretrained
     pipeline as it is on disk now (None: the result predates fingerprints): they were fine-tuned
-    from other weights, e.g. before the pipeline was pretrained again. Target Only and zero-shot
-    runs of arms with a pretrained pipeline only (Source & Target runs start from a source model
-    that the grid trains itself); an arm whose pipeline is missing has nothing to compare with.
+    from other weights, e.g. before the pipeline was pretrained again. Runs of arms with a
+    pretrained pipeline only; a Source & Target run records the weights its source model started
+    from (a stale source model is trained again before its runs). An arm whose pipeline is missing
+    has nothing to compare with.
 
     spec (GridSpec): The grid.
     RETURNS (List[Tuple[Run, Optional[str], str]]): (run, recorded fingerprint, current fingerprint).
@@ -377,7 +378,7 @@ def stale_results(spec: GridSpec) -> List[Tuple[Run, Optional[str], str]]:
     stale = []
     for run in plan(spec):
         arm = arms[run.arm]
-        if run.setting != "target" or not arm.pretrained or not Path(run.result_path).is_file():
+        if not arm.pretrained or not Path(run.result_path).is_file():
             continue
         if arm.name not in current:
             current[arm.name] = pipeline_fingerprint(arm.pretrained)
@@ -768,16 +769,42 @@ def _ensure_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: G
                    progress: Callable[[str], None]) -> Optional[Path]:
     out = source_model_dir(spec, arm.name, seed)
     best = out / "model-best"
-    if best.is_dir() and (out / ".complete").is_file():
+    if _source_is_current(out, arm):
         return best
     log = spec.work_path / "logs" / f"source__{arm.name}__seed{seed}.log"
     held, holder = claim(claim_path(log))
     if held is None:
         raise RunBusy(holder)
     with held:
-        if best.is_dir() and (out / ".complete").is_file():  # another process trained it meanwhile
+        if _source_is_current(out, arm):  # another process trained it meanwhile
             return best
         return _train_source(spec, arm, seed, run_fn, report, progress, log)
+
+
+def source_provenance(out: Path) -> Dict[str, Any]:
+    """What a finished source model under ``out`` was trained from: ``pretrained`` (the arm's
+    pipeline, None for the plain encoder) and its ``pretrained_fingerprint``; {} when ``out``
+    holds no finished source model, and only ``{"complete": True}`` for one finished before
+    the grid recorded its provenance."""
+    done = out / ".complete"
+    if not (out / "model-best").is_dir() or not done.is_file():
+        return {}
+    try:
+        info = json.loads(done.read_text(encoding="utf8"))
+    except ValueError:
+        info = None
+    return {"complete": True, **(info if isinstance(info, dict) else {})}
+
+
+def _source_is_current(out: Path, arm: Arm) -> bool:
+    """A finished source model trained from the arm's pretrained weights as they are now (one
+    without a recorded fingerprint is taken as current)."""
+    info = source_provenance(out)
+    if not info:
+        return False
+    if "pretrained_fingerprint" not in info or not arm.pretrained:
+        return True
+    return info["pretrained_fingerprint"] == pipeline_fingerprint(arm.pretrained)
 
 
 def _train_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: GridReport,
@@ -802,12 +829,13 @@ def _train_source(spec: GridSpec, arm: Arm, seed: int, run_fn: RunFn, report: Gr
     # the source model is trained from the arm; head transfer applies to the target head only
     ov["paths.head_mapping"] = None
     job = {"config": spec.config, "output": str(out), "overrides": ov, "gpu_id": spec.gpu_id, "max_patience": most}
+    fingerprint = pipeline_fingerprint(arm.pretrained) if arm.pretrained else None
     try:
         run_fn(job, log)
     except RunFailed as err:
         report.failed.append((key, str(err), err.log))
         return None
-    (out / ".complete").write_text("ok\n", encoding="utf8")
+    write_json_atomic(out / ".complete", {"pretrained": arm.pretrained, "pretrained_fingerprint": fingerprint})
     report.source_trained.append(key)
     return best
 
@@ -817,6 +845,8 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
     """Train and evaluate one claimed run of :func:`run_grid` and write its result; a failure, or
     a source model that another process is training, is recorded in ``report`` instead."""
     pretrained = arm.pretrained
+    provenance: Dict[str, Any] = {"pretrained": arm.pretrained,
+                                  "pretrained_fingerprint": pipeline_fingerprint(arm.pretrained) if arm.pretrained else None}
     if run.setting == "source-target":
         sk = (arm.name, run.seed)
         if sk not in sources:
@@ -830,6 +860,12 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
             report.failed.append((run.key, "its source model failed to train", None))
             return
         pretrained = str(sources[sk])
+        # the result names the arm's pretrained weights the source model started from, and the
+        # source model itself (deleted once every domain has its result)
+        info = source_provenance(Path(pretrained).parent)
+        if "pretrained_fingerprint" in info:
+            provenance["pretrained_fingerprint"] = info["pretrained_fingerprint"]
+        provenance.update(source_model=pretrained, source_fingerprint=pipeline_fingerprint(pretrained))
     say(f"{counter} {run.key}")
     try:
         train, dev, test, n_train = _train_paths(spec, run)
@@ -857,8 +893,7 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
         say(f"  failed: {err} (log: {err.log})")
         return
     result.update(setting=run.setting, domain=run.domain, arm=run.arm, seed=run.seed,
-                  few_shot=run.few_shot, n_train=n_train, pretrained=pretrained,
-                  pretrained_fingerprint=pipeline_fingerprint(pretrained) if pretrained else None,
+                  few_shot=run.few_shot, n_train=n_train, **provenance,
                   head_mapping=arm.head_mapping, config=spec.config,
                   overrides={k: v for k, v in ov.items()})
     write_json_atomic(run.result_path, result)
@@ -1027,8 +1062,8 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
             extra += f", zero-shot through `{arm.zero_shot}` (unmapped: {arm.unmapped}; no training, one run)"
         lines.append(f"- arm `{arm.name}`: pretrained `{arm.pretrained or 'null (plain encoder)'}`{extra}")
         if arm.pretrained:
-            lines.append(_weights_line(arm, [r for (setting, _, name, _), rs in results.items()
-                                             if name == arm.name and setting == "target" for r in rs]))
+            lines.append(_weights_line(arm, [r for (_, _, name, _), rs in results.items()
+                                             if name == arm.name for r in rs]))
     lines.append(f"- seeds: {', '.join(map(str, spec.seeds))}; settings: {', '.join(spec.settings)}"
                  + (f"; few-shot sizes: {', '.join(spec.few_shot)}" if spec.few_shot else ""))
     if spec.overrides:
@@ -1056,14 +1091,15 @@ def render_grid_markdown(spec: GridSpec, results: Optional[Dict] = None, plot_na
 
 
 def _weights_line(arm: Arm, results: List[Dict[str, Any]]) -> str:
-    """Which pretrained weights (``pretrained_fingerprint``) the arm's Target Only results started
-    from, and whether that is the pipeline on disk now (``--rerun-stale`` runs the others again)."""
+    """Which pretrained weights (``pretrained_fingerprint``) the arm's results started from
+    (through their source model, in Source & Target), and whether that is the pipeline on disk
+    now (``--rerun-stale`` runs the others again)."""
     counts: Dict[Optional[str], int] = {}
     for r in results:
         fp = r.get("pretrained_fingerprint")
         counts[fp] = counts.get(fp, 0) + 1
     if not counts:
-        return "  - no Target Only results yet"
+        return "  - no results yet"
     now = pipeline_fingerprint(arm.pretrained) if arm.pretrained else None
     parts = []
     for fp, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))):
@@ -1072,7 +1108,7 @@ def _weights_line(arm: Arm, results: List[Dict[str, Any]]) -> str:
             what += " (the pipeline on disk now)"
         parts.append(f"{n} from {what}")
     mixed = " — **mixed weights**: `--rerun-stale` runs the others again" if len(counts) > 1 and now else ""
-    return f"  - pretrained weights of its Target Only runs: {'; '.join(parts)}{mixed}"
+    return f"  - pretrained weights of its runs: {'; '.join(parts)}{mixed}"
 
 
 def plot_fewshot(spec: GridSpec, path: PathLike, results: Optional[Dict] = None) -> Optional[Path]:

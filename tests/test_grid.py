@@ -180,6 +180,13 @@ def test_source_target_trains_source_once_per_arm_and_seed(tmp_path):
     assert len(target_jobs) == 8 and len(rep.done) == 8
     assert all(j["overrides"]["paths.pretrained"].endswith("model-best") for j in target_jobs)
     assert all("/source/" in j["overrides"]["paths.pretrained"] for j in target_jobs)
+    # a result names the arm's pretrained pipeline (not the source model, which is deleted) and
+    # the source model it was fine-tuned from
+    res = srsly.read_json(result_path(spec.results_path, "source-target", "crossner-ai", "nerbert", 2))
+    assert res["pretrained"] == "pre/model-best" and res["pretrained_fingerprint"] is None  # no such folder
+    assert res["source_model"] == str(tmp_path / "work" / "source" / "nerbert" / "seed2" / "model-best")
+    assert res["source_fingerprint"] and len(res["source_fingerprint"]) == 16
+    assert srsly.read_json(result_path(spec.results_path, "source-target", "crossner-ai", "bert", 1))["pretrained"] is None
     # source models are removed once every run that needs them has a result
     assert not (tmp_path / "work" / "source" / "bert" / "seed1").exists()
     md = Path(rep.markdown).read_text(encoding="utf8")
@@ -524,6 +531,44 @@ def test_rerun_stale_runs_again_what_other_weights_gave_and_keeps_the_old_result
     assert srsly.read_json(seed1)["pretrained_fingerprint"] == new
     assert stale_results(spec) == []
     assert "mixed weights" not in render_grid_markdown(spec)
+
+
+def test_source_target_results_go_stale_with_the_pretraining_and_their_source_model_is_retrained(tmp_path):
+    """A Source & Target result records the fingerprint of the pipeline its source model started
+    from; after the pipeline is pretrained again the run is stale, and --rerun-stale trains a new
+    source model from the new weights instead of reusing the old one."""
+    from nerbert_spacy.grid import pipeline_fingerprint, render_grid_markdown, source_provenance, stale_results
+
+    corpus = _corpus(tmp_path)
+    conll = _corpus(tmp_path, "conll2003")
+    pre = tmp_path / "pre" / "model-best"
+    (pre / "transformer").mkdir(parents=True)
+    (pre / "transformer" / "model").write_bytes(b"weights v1")
+    spec = _spec(tmp_path, corpus, arms={"nerbert": str(pre)}, seeds=[1], settings=["source-target"],
+                 source_corpus=str(conll), keep_models=True,
+                 domains={"crossner-politics": str(corpus), "crossner-ai": str(corpus)})
+    fake = FakeTrainer()
+    run_grid(spec, run_fn=fake)
+    old = pipeline_fingerprint(pre)
+    source = tmp_path / "work" / "source" / "nerbert" / "seed1"
+    assert source_provenance(source) == {"complete": True, "pretrained": str(pre), "pretrained_fingerprint": old}
+    res = srsly.read_json(result_path(spec.results_path, "source-target", "crossner-ai", "nerbert", 1))
+    assert res["pretrained"] == str(pre) and res["pretrained_fingerprint"] == old
+    assert f"2 from `{old}` (the pipeline on disk now)" in render_grid_markdown(spec)
+    assert stale_results(spec) == []
+    (pre / "transformer" / "model").write_bytes(b"weights v2")
+    new = pipeline_fingerprint(pre)
+    assert sorted(run.key for run, _, _ in stale_results(spec)) == [
+        "source-target/crossner-ai/nerbert/seed1", "source-target/crossner-politics/nerbert/seed1"]
+    trainer = FakeTrainer()
+    report = run_grid(spec, run_fn=trainer, rerun_stale=True)
+    assert report.source_trained == ["source/nerbert/seed1"] and len(report.done) == 2
+    assert source_provenance(source)["pretrained_fingerprint"] == new
+    assert {srsly.read_json(result_path(spec.results_path, "source-target", d, "nerbert", 1))["pretrained_fingerprint"]
+            for d in ("crossner-ai", "crossner-politics")} == {new}
+    # a source model finished before provenance was recorded (".complete" holds "ok") is reused
+    (source / ".complete").write_text("ok\n", encoding="utf8")
+    assert source_provenance(source) == {"complete": True}
 
 
 def test_report_names_the_spec_files_command_over_the_invocation(tmp_path):

@@ -221,6 +221,7 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
         if unknown:
             raise NerbertError(f"has unknown keys {sorted(unknown)}; known: {sorted(known)}", p)
     file_domains = {str(k): str(v) for k, v in (data.get("domains") or {}).items()}
+    file_arms, file_seeds = data.get("arms") or {}, data.get("seeds")
     for key, value in cli.items():
         if value is None or (isinstance(value, (list, dict, tuple)) and not value):
             continue
@@ -244,10 +245,28 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
     if seeds is not None:
         spec.seeds = [int(s) for s in seeds]
     spec.few_shot = [str(s) for s in spec.few_shot]
-    # the grid file's domains, kept when --domain narrows a run: a Source & Target source model
-    # serves every domain of the grid, so it stays until they all have results
+    # the grid file's domains, arms and seeds, kept when --domain, --arm or --seeds narrow an
+    # invocation (see whole_grid)
     spec.file_domains = file_domains
+    spec.file_arms = ([a if isinstance(a, Arm) else _parse_arm_value(a["name"], {k: v for k, v in a.items() if k != "name"})
+                       for a in file_arms] if isinstance(file_arms, list)
+                      else [_parse_arm_value(str(n), v) for n, v in file_arms.items()])
+    spec.file_seeds = [int(x) for x in (parse_seeds(file_seeds) if isinstance(file_seeds, str) else file_seeds or [])]
     return spec.validate()
+
+
+def whole_grid(spec: GridSpec) -> GridSpec:
+    """The grid as its file defines it, widened by what this invocation adds: the union of the
+    file's domains, arms and seeds with ``spec``'s (the invocation's values win for the same
+    name). An invocation narrowed by ``--domain``, ``--arm`` or ``--seeds`` runs only its slice,
+    but its report covers the whole grid, and a Source & Target source model, which serves every
+    domain, stays until they all have results. A spec without a file is returned unchanged."""
+    domains = {**getattr(spec, "file_domains", {}), **spec.domains}
+    arms = {a.name: a for a in getattr(spec, "file_arms", [])}
+    arms.update({a.name: a for a in spec.arms})
+    seeds = list(getattr(spec, "file_seeds", []))
+    seeds += [x for x in spec.seeds if x not in seeds]
+    return dataclasses.replace(spec, domains=domains, arms=list(arms.values()), seeds=seeds)
 
 
 def parse_seeds(text: str) -> List[int]:
@@ -955,7 +974,7 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
     # source models are no longer needed once every run that uses them has a result, in the
     # domains of this invocation and of the grid file (a run narrowed by --domain keeps them)
     if not spec.keep_models:
-        everywhere = plan(dataclasses.replace(spec, domains={**getattr(spec, "file_domains", {}), **spec.domains}))
+        everywhere = plan(whole_grid(spec))
         for (arm_name, seed) in list(sources):
             needed = [r for r in everywhere if r.setting == "source-target" and r.arm == arm_name and r.seed == seed]
             if all(Path(r.result_path).is_file() for r in needed):
@@ -964,7 +983,7 @@ def run_grid(spec: GridSpec, run_fn: Optional[RunFn] = None,
                     shutil.rmtree(d)
     report.seconds = time.perf_counter() - t0
     if write_report:
-        report.markdown, report.plot = write_grid_report(spec)
+        report.markdown, report.plot = write_grid_report(whole_grid(spec))
     return report
 
 

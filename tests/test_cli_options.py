@@ -149,8 +149,9 @@ def case_grid(tmp: Path) -> List[Run]:
                        "nerbert_spacy.grid:missing_inputs": Recorder([])})
     report_only = Run(
         args={"report_only": ["--report-only"]},
-        expect={"report_only": ("nerbert_spacy.grid:write_grid_report", 0, "SPEC")},
-        patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:write_grid_report": Recorder(("g.md", None))},
+        expect={"report_only": ("nerbert_spacy.grid:write_grid_report", 0, "WHOLE")},
+        patches={spec: Recorder("SPEC"), "nerbert_spacy.grid:whole_grid": Recorder("WHOLE"),
+                 "nerbert_spacy.grid:write_grid_report": Recorder(("g.md", None))},
     )
     return [full, dry, report_only]
 

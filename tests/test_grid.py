@@ -214,6 +214,17 @@ def test_a_source_model_outlives_a_run_narrowed_to_one_domain(tmp_path):
     assert second.done == ["source-target/crossner-ai/bert/seed1"] and second.source_trained == []
     assert len([j for j in fake.jobs if "test" not in j]) == 1  # trained once for both domains
     assert not source.exists()  # every domain of the grid file has its result now
+    # the narrowed invocation's report covers the whole grid file: both domains, both results
+    md = Path(second.markdown).read_text(encoding="utf8")
+    row = next(line for line in md.splitlines() if line.startswith("| bert |"))
+    assert row.count("61.00") == 3, row  # Pol., AI and their average (the fake trainer's seed-1 F1)
+    # so does one narrowed by --arm and --seeds: arms and seeds of the file are kept in the report
+    spec = load_spec(grid_file, domains={"crossner-ai": str(corpus)}, arms={"nerbert": "pre/model-best"}, seeds=[2])
+    assert [a.name for a in spec.arms] == ["nerbert"] and spec.seeds == [2]
+    third = run_grid(spec, run_fn=fake)
+    assert third.done == ["source-target/crossner-ai/nerbert/seed2"]
+    md = Path(third.markdown).read_text(encoding="utf8")
+    assert "| bert | 61.00 | 61.00 | 61.00 | 1 |" in md and "| nerbert | – | 62.00 | – | 1 |" in md, md
 
 
 def test_fewshot_runs_and_plot(tmp_path):

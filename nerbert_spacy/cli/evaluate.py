@@ -85,6 +85,7 @@ def grid(
         plan_status,
         run_grid,
         stale_results,
+        whole_grid,
         write_grid_report,
     )
 
@@ -123,7 +124,7 @@ def grid(
             typer.secho(f"missing: {what}", fg=typer.colors.RED, err=True)
         return
     if report_only:
-        md, png = write_grid_report(spec)
+        md, png = write_grid_report(whole_grid(spec))
         typer.echo(f"wrote {md}" + (f" and {png}" if png else ""))
         return
     report = run_grid(spec, progress=typer.echo, rerun_stale=rerun_stale)

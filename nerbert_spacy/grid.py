@@ -220,8 +220,7 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
         unknown = set(data) - known
         if unknown:
             raise NerbertError(f"has unknown keys {sorted(unknown)}; known: {sorted(known)}", p)
-    file_domains = {str(k): str(v) for k, v in (data.get("domains") or {}).items()}
-    file_arms, file_seeds = data.get("arms") or {}, data.get("seeds")
+    file_domains, file_arms, file_seeds = data.get("domains"), data.get("arms"), data.get("seeds")
     for key, value in cli.items():
         if value is None or (isinstance(value, (list, dict, tuple)) and not value):
             continue
@@ -231,28 +230,34 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
             data[key] = {**(data[key] or {}), **value}
         else:
             data[key] = value
-    arms_raw = data.pop("arms", {}) or {}
-    if isinstance(arms_raw, list):
-        arms = [a if isinstance(a, Arm) else _parse_arm_value(a["name"], {k: v for k, v in a.items() if k != "name"})
-                for a in arms_raw]
-    else:
-        arms = [_parse_arm_value(str(n), v) for n, v in arms_raw.items()]
-    domains = {str(k): str(v) for k, v in (data.pop("domains", {}) or {}).items()}
     seeds = data.pop("seeds", None)
-    if isinstance(seeds, str):
-        seeds = parse_seeds(seeds)
-    spec = GridSpec(domains=domains, arms=arms, **data)
+    spec = GridSpec(domains=_parse_domains(data.pop("domains", None)), arms=_parse_arms(data.pop("arms", None)), **data)
     if seeds is not None:
-        spec.seeds = [int(s) for s in seeds]
+        spec.seeds = _parse_seed_list(seeds)
     spec.few_shot = [str(s) for s in spec.few_shot]
     # the grid file's domains, arms and seeds, kept when --domain, --arm or --seeds narrow an
     # invocation (see whole_grid)
-    spec.file_domains = file_domains
-    spec.file_arms = ([a if isinstance(a, Arm) else _parse_arm_value(a["name"], {k: v for k, v in a.items() if k != "name"})
-                       for a in file_arms] if isinstance(file_arms, list)
-                      else [_parse_arm_value(str(n), v) for n, v in file_arms.items()])
-    spec.file_seeds = [int(x) for x in (parse_seeds(file_seeds) if isinstance(file_seeds, str) else file_seeds or [])]
+    spec.file_domains = _parse_domains(file_domains)
+    spec.file_arms = _parse_arms(file_arms)
+    spec.file_seeds = _parse_seed_list(file_seeds)
     return spec.validate()
+
+
+def _parse_domains(raw: Any) -> Dict[str, str]:
+    return {str(k): str(v) for k, v in (raw or {}).items()}
+
+
+def _parse_arms(raw: Any) -> List[Arm]:
+    """Arms from a mapping ``{name: value}`` or a list of Arm objects / mappings with a ``name``."""
+    if isinstance(raw, list):
+        return [a if isinstance(a, Arm) else _parse_arm_value(a["name"], {k: v for k, v in a.items() if k != "name"})
+                for a in raw]
+    return [_parse_arm_value(str(n), v) for n, v in (raw or {}).items()]
+
+
+def _parse_seed_list(raw: Any) -> List[int]:
+    """Seeds as a list of ints, from ``"1-3"``/``"1,2"`` or a list (None: no seeds)."""
+    return [int(x) for x in (parse_seeds(raw) if isinstance(raw, str) else raw or [])]
 
 
 def whole_grid(spec: GridSpec) -> GridSpec:
@@ -864,8 +869,7 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
     """Train and evaluate one claimed run of :func:`run_grid` and write its result; a failure, or
     a source model that another process is training, is recorded in ``report`` instead."""
     pretrained = arm.pretrained
-    provenance: Dict[str, Any] = {"pretrained": arm.pretrained,
-                                  "pretrained_fingerprint": pipeline_fingerprint(arm.pretrained) if arm.pretrained else None}
+    provenance: Dict[str, Any] = {"pretrained": arm.pretrained}
     if run.setting == "source-target":
         sk = (arm.name, run.seed)
         if sk not in sources:
@@ -885,6 +889,8 @@ def _run_one(spec: GridSpec, run: Run, arm: Arm, counter: str, sources: Dict[Tup
         if "pretrained_fingerprint" in info:
             provenance["pretrained_fingerprint"] = info["pretrained_fingerprint"]
         provenance.update(source_model=pretrained, source_fingerprint=pipeline_fingerprint(pretrained))
+    if "pretrained_fingerprint" not in provenance:
+        provenance["pretrained_fingerprint"] = pipeline_fingerprint(arm.pretrained) if arm.pretrained else None
     say(f"{counter} {run.key}")
     try:
         train, dev, test, n_train = _train_paths(spec, run)

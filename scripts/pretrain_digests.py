@@ -7,9 +7,10 @@ the same files, and if not, which ones differ (issue 13: each session rebuilds w
 --write replaces the record of the pipelines given and keeps the others; --add-missing records the
 pipelines that the compared file does not hold yet (the comparison itself changes nothing).
 
-Each record also keeps the build's torch version and thread count (``nerbert_build`` in its
-meta.json): on the CPU a run repeats byte for byte only at the same number of torch threads, so a
-comparison names both counts when they differ.
+Each record also keeps how the build ran (``nerbert_build`` in its meta.json: torch version,
+thread count, the CPU instruction set its kernels were dispatched for): on the CPU a run repeats
+byte for byte only under the same three, so a comparison that finds different files names both
+builds' conditions, or says that they are the same and the cause is something not recorded.
 
 For transformer/model (thinc msgpack: the encoder's HF config, torch state dict, tokenizer files)
 the digest is also given per part and per state-dict record, so a difference can be placed.
@@ -96,18 +97,26 @@ def main(argv=None) -> int:
         print(f"{name}: {'identical files' if not diff else 'differs in ' + ', '.join(diff)}"
               + (f"; transformer parts that differ: {len(parts)} ({', '.join(parts[:6])}{' ...' if len(parts) > 6 else ''})"
                  if parts else ""))
-        threads_now, threads_then = _threads(d), _threads(old)
-        if diff and threads_now != threads_then:
-            print(f"  trained with {threads_now} torch thread(s), the recorded build with {threads_then}: "
-                  "a CPU run gives the same bytes only at the same thread count")
+        if diff:
+            now_b, then_b = (d.get("build") or {}), (old.get("build") or {})
+            keys = [k for k in ("torch", "torch_threads", "cpu_capability") if now_b.get(k) != then_b.get(k)]
+            print(f"  this build: {_build_text(now_b)}; the recorded one: {_build_text(then_b)}"
+                  + ("" if keys else " (the same: the difference comes from something not recorded)"))
         same = same and not diff
     if args.add_missing and missing:
         _save(record, {**before, **missing})
     return 0 if same else 1
 
 
-def _threads(d: dict) -> str:
-    return str((d.get("build") or {}).get("torch_threads", "an unrecorded number of"))
+def _build_text(build: dict) -> str:
+    """How a build ran, as far as its meta.json says: on the CPU a run repeats byte for byte only
+    with the same torch, thread count and kernel instruction set."""
+    if not build:
+        return "torch, thread count and CPU unrecorded"
+    threads = build.get("torch_threads")
+    return (f"torch {build.get('torch', '?')}, "
+            + (f"{threads} thread(s)" if threads is not None else "thread count unrecorded") + ", "
+            + (f"{build['cpu_capability']} kernels" if build.get("cpu_capability") else "CPU kernels unrecorded"))
 
 
 def _save(path: Path, record: dict) -> None:

@@ -82,21 +82,28 @@ def test_write_and_add_missing_keep_the_other_records(tiny_bert, tmp_path, capsy
         script.main([str(first), "--write", str(record), "--add-missing"])
 
 
-def test_a_difference_names_the_thread_counts_when_they_differ(tiny_bert, tmp_path, capsys):
+def test_a_difference_names_how_both_builds_ran(tiny_bert, tmp_path, capsys):
     script = _script()
     folder = tmp_path / "model-best"
     nlp = _tiny_pipeline(tiny_bert)
-    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 2}
+    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 2, "cpu_capability": "AVX512"}
     nlp.to_disk(folder)
     record = tmp_path / "digests.json"
     assert script.main([str(folder), "--write", str(record)]) == 0
     assert json.loads(record.read_text())[folder.as_posix()]["build"]["torch_threads"] == 2
-    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 1}
+    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 1, "cpu_capability": "AVX512"}
     nlp.to_disk(folder)  # meta.json alone differs: the files compared are the same
     assert script.main([str(folder), "--compare", str(record)]) == 0
-    assert "torch thread" not in capsys.readouterr().out
+    assert "this build" not in capsys.readouterr().out
     _nudge_one_weight(nlp)
     nlp.to_disk(folder)
     assert script.main([str(folder), "--compare", str(record)]) == 1
     out = capsys.readouterr().out
-    assert "trained with 1 torch thread(s), the recorded build with 2" in out
+    assert ("this build: torch 2.13.0, 1 thread(s), AVX512 kernels; "
+            "the recorded one: torch 2.13.0, 2 thread(s), AVX512 kernels") in out
+    assert "not recorded" not in out
+    # the same conditions on record, different bytes: said so, not blamed on the thread count
+    nlp.meta["nerbert_build"] = {"torch": "2.13.0", "torch_threads": 2, "cpu_capability": "AVX512"}
+    nlp.to_disk(folder)
+    assert script.main([str(folder), "--compare", str(record)]) == 1
+    assert "(the same: the difference comes from something not recorded)" in capsys.readouterr().out

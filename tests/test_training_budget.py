@@ -178,9 +178,9 @@ def test_init_alone_is_not_refused_but_training_from_python_is(tmp_path, tiny_tr
     assert "Training budget refused" in " ".join(stdout.getvalue().split())
 
 
-def test_a_training_run_repeats_byte_for_byte_and_records_its_torch_threads(tmp_path, tiny_train_overrides):
+def test_a_training_run_repeats_byte_for_byte_and_records_its_threads_and_cpu_kernels(tmp_path, tiny_train_overrides):
     """The same config, data and seed at the same torch thread count give the same weights (the
-    grid's fingerprints rely on it), and meta.json says which thread count that was."""
+    grid's fingerprints rely on it), and meta.json says the thread count and CPU kernels it ran with."""
     import json
 
     import torch
@@ -194,5 +194,6 @@ def test_a_training_run_repeats_byte_for_byte_and_records_its_torch_threads(tmp_
         spacy_train(CONFIGS / "finetune.cfg", out, overrides=dict(tiny_train_overrides))
         prints.append(pipeline_fingerprint(out / "model-last"))
         build = json.loads((out / "model-last" / "meta.json").read_text(encoding="utf8"))["nerbert_build"]
-        assert build == {"torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads()}
+        assert build == {"torch": torch.__version__.split("+")[0], "torch_threads": torch.get_num_threads(),
+                         "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     assert prints[0] is not None and prints[0] == prints[1]

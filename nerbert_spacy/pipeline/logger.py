@@ -17,10 +17,11 @@ silently ships the step-0 model as ``model-best``.
   between two evaluations is never silent. At the end it says which step
   ``model-best`` comes from, and warns if that is step 0 only. It also stamps
   the pipeline's ``meta.json`` with ``nerbert_build`` (:func:`build_info`): the
-  torch version and the number of CPU threads torch trained with. On the CPU
-  the same run gives the same bytes only at the same thread count (torch's
-  reductions are split by thread), so a digest of the weights can only be
-  compared between builds with the same ``torch_threads``.
+  torch version, the number of CPU threads torch trained with and the CPU
+  instruction set its kernels ran on. On the CPU the same run gives the same
+  bytes only at the same thread count (torch's reductions are split by
+  thread), so a digest of the weights can only be compared between builds
+  with the same ``torch_threads`` and ``cpu_capability``.
 """
 import math
 import sys
@@ -170,14 +171,21 @@ def create_check_training_budget() -> Callable[[Any], Any]:
 
 
 def build_info() -> Dict[str, Any]:
-    """What a trained pipeline's bytes depend on beyond its config and data: the torch version and
-    the number of CPU threads torch uses (``OMP_NUM_THREADS`` or ``torch.set_num_threads``); a
-    CPU training run repeats byte for byte at the same thread count, not across counts."""
+    """What a trained pipeline's bytes depend on beyond its config and data: the torch version,
+    the number of CPU threads torch uses (``OMP_NUM_THREADS`` or ``torch.set_num_threads``) and the
+    instruction set its CPU kernels were dispatched for (``AVX512``, ``AVX2``, ...). A CPU training
+    run repeats byte for byte at the same thread count, not across counts; on another instruction
+    set the kernels (and their rounding) differ too."""
     try:
         import torch
     except ImportError:  # a pipeline without a transformer
         return {}
-    return {"torch": torch.__version__.split("+")[0], "torch_threads": int(torch.get_num_threads())}
+    info = {"torch": torch.__version__.split("+")[0], "torch_threads": int(torch.get_num_threads())}
+    try:
+        info["cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):  # a torch without the query
+        pass
+    return info
 
 
 #: What the last training run in this process ended with (``best_step``, ``best_score``,

@@ -102,6 +102,11 @@ class GridSpec:
     early_stopping: Dict[str, Any] = field(default_factory=dict)
     train_cap: Optional[int] = None
     plot: Optional[str] = None
+    # the grid file's own domains, arms and seeds (set by load_spec, not by a file or option): an
+    # invocation narrowed by --domain, --arm or --seeds still reports on them (see whole_grid)
+    file_domains: Dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    file_arms: List[Arm] = field(default_factory=list, init=False, repr=False)
+    file_seeds: List[int] = field(default_factory=list, init=False, repr=False)
 
     @property
     def plot_name(self) -> str:
@@ -216,7 +221,7 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
             raise NerbertError(f"cannot be parsed ({type(err).__name__}: {err})", p) from None
         if not isinstance(data, dict):
             raise NerbertError("must be a mapping of grid settings", p)
-        known = set(GridSpec.__dataclass_fields__)
+        known = {name for name, f in GridSpec.__dataclass_fields__.items() if f.init}
         unknown = set(data) - known
         if unknown:
             raise NerbertError(f"has unknown keys {sorted(unknown)}; known: {sorted(known)}", p)
@@ -235,8 +240,6 @@ def load_spec(path: Optional[PathLike] = None, **cli: Any) -> GridSpec:
     if seeds is not None:
         spec.seeds = _parse_seed_list(seeds)
     spec.few_shot = [str(s) for s in spec.few_shot]
-    # the grid file's domains, arms and seeds, kept when --domain, --arm or --seeds narrow an
-    # invocation (see whole_grid)
     spec.file_domains = _parse_domains(file_domains)
     spec.file_arms = _parse_arms(file_arms)
     spec.file_seeds = _parse_seed_list(file_seeds)
@@ -266,10 +269,10 @@ def whole_grid(spec: GridSpec) -> GridSpec:
     name). An invocation narrowed by ``--domain``, ``--arm`` or ``--seeds`` runs only its slice,
     but its report covers the whole grid, and a Source & Target source model, which serves every
     domain, stays until they all have results. A spec without a file is returned unchanged."""
-    domains = {**getattr(spec, "file_domains", {}), **spec.domains}
-    arms = {a.name: a for a in getattr(spec, "file_arms", [])}
+    domains = {**spec.file_domains, **spec.domains}
+    arms = {a.name: a for a in spec.file_arms}
     arms.update({a.name: a for a in spec.arms})
-    seeds = list(getattr(spec, "file_seeds", []))
+    seeds = list(spec.file_seeds)
     seeds += [x for x in spec.seeds if x not in seeds]
     return dataclasses.replace(spec, domains=domains, arms=list(arms.values()), seeds=seeds)
 

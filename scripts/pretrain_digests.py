@@ -99,9 +99,9 @@ def main(argv=None) -> int:
                  if parts else ""))
         if diff:
             now_b, then_b = (d.get("build") or {}), (old.get("build") or {})
-            keys = [k for k in ("torch", "torch_threads", "cpu_capability") if now_b.get(k) != then_b.get(k)]
+            same_conditions = all(now_b.get(k) == then_b.get(k) for k in ("torch", "torch_threads", "cpu_capability"))
             print(f"  this build: {_build_text(now_b)}; the recorded one: {_build_text(then_b)}"
-                  + ("" if keys else " (the same: the difference comes from something not recorded)"))
+                  + (" (the same: the difference comes from something not recorded)" if same_conditions else ""))
         same = same and not diff
     if args.add_missing and missing:
         _save(record, {**before, **missing})
